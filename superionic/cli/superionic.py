@@ -1,0 +1,39 @@
+"""``superionic``: MD, training, labelling, discovery and potential management."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from superionic import __version__
+from superionic.cli._common import not_implemented
+
+SUBCOMMANDS = {
+    "md": "run molecular dynamics from a structure file and write H5MD trajectories",
+    "train": "train or fine-tune a potential from a config file",
+    "label": "label structures with a teacher potential",
+    "discover": "run the candidate discovery loop",
+    "potentials": "list, import and inspect potentials",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="superionic", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return not_implemented(f"superionic {args.command}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
