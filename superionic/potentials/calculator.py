@@ -1,0 +1,36 @@
+"""ASE calculator for superionic potentials: energy, free_energy, forces, stress."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from superionic.potentials.potential import Potential
+from superionic.potentials.registry import load
+
+
+class SuperionicCalculator(Calculator):
+    """ASE calculator wrapping a :class:`Potential` (or a registered name / checkpoint path).
+
+    ``stress`` is given only for fully periodic structures (eV/Å^3, Voigt order xx yy zz yz xz xy).
+
+    >>> from ase.build import bulk                                               # doctest: +SKIP
+    >>> atoms = bulk("OLi2", "fluorite", a=4.61, cubic=True)                     # doctest: +SKIP
+    >>> atoms.calc = SuperionicCalculator("sevennet-0")                          # doctest: +SKIP
+    >>> atoms.get_potential_energy()                                             # doctest: +SKIP
+    """
+
+    implemented_properties = ("energy", "free_energy", "forces", "stress")
+
+    def __init__(self, potential: Potential | str, dtype: str = "float32", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.potential = load(potential, dtype=dtype)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        result = self.potential.evaluate(self.atoms)[0]
+        energy = float(result["energy"])
+        self.results = {"energy": energy, "free_energy": energy, "forces": np.asarray(result["forces"])}
+        if self.atoms.pbc.all():
+            self.results["stress"] = full_3x3_to_voigt_6_stress(np.asarray(result["stress"]))

@@ -1,0 +1,112 @@
+"""JAX-MD bindings: a potential as a ``(neighbor_fn, energy_fn)`` pair over a ``jax_md.partition`` list.
+
+Conventions: jax-md's ``space.periodic_general`` takes a box whose COLUMNS are the lattice vectors and, with
+``fractional_coordinates=True``, positions in fractional units; ASE's ``atoms.cell`` has the lattice vectors as
+ROWS. :func:`box_from_cell` / :func:`cell_from_box` are the one place that converts.
+
+The neighbour list is minimum-image: every perpendicular width of the box must be at least
+2 (cutoff + skin). :func:`neighbor_energy_fns` refuses smaller boxes rather than silently returning wrong
+energies (use a supercell; the static evaluator in :mod:`superionic.potentials.graph` handles small cells).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax_md import partition
+
+from superionic.potentials.nequip import atomic_energies
+from superionic.potentials.potential import Potential
+
+
+def box_from_cell(cell: Any) -> jax.Array:
+    """jax-md box (lattice vectors as columns) from an ASE/pymatgen cell (lattice vectors as rows)."""
+    return jnp.asarray(np.asarray(cell)).T
+
+
+def cell_from_box(box: Any) -> np.ndarray:
+    """ASE cell (rows) from a jax-md box (columns)."""
+    return np.asarray(box).T
+
+
+def perpendicular_widths(cell: Any) -> np.ndarray:
+    """Distances between opposite faces of the cell (Å), for lattice vectors given as rows."""
+    cell = np.asarray(cell, dtype=np.float64)
+    volume = abs(np.linalg.det(cell))
+    cross = [np.cross(cell[1], cell[2]), np.cross(cell[2], cell[0]), np.cross(cell[0], cell[1])]
+    return np.array([volume / np.linalg.norm(c) for c in cross])
+
+
+def neighbor_energy_fns(
+    potential: Potential,
+    displacement_fn: Callable,
+    box: Any,
+    atomic_numbers: Any,
+    *,
+    skin_A: float = 1.0,
+    capacity_multiplier: float = 1.5,
+    disable_cell_list: bool | None = None,
+    fractional_coordinates: bool = True,
+) -> tuple[partition.NeighborListFns, Callable]:
+    """``neighbor_fn, energy_fn`` for jax-md, in its usual convention.
+
+    Args:
+        potential: the potential.
+        displacement_fn: from ``jax_md.space.periodic_general(box, fractional_coordinates=...)``.
+        box: jax-md box (columns are lattice vectors), Å.
+        atomic_numbers: [N] atomic numbers of the atoms, in order.
+        skin_A: neighbour-list skin (Å); the list holds pairs within cutoff + skin and must be rebuilt
+            (``neighbor_fn.update``) before any atom moves more than skin/2.
+        capacity_multiplier: spare capacity of the list; ``nbrs.did_buffer_overflow`` and ``nbrs.error``
+            signal when it is exceeded, and the caller must reallocate (md/ does).
+        disable_cell_list: use the O(N^2) search (default: for fewer than 2,000 atoms, where it is faster).
+
+    Returns:
+        ``neighbor_fn`` (``allocate(R, box=...)`` outside jit, ``update(R, nbrs, box=...)`` inside) and
+        ``energy_fn(R, neighbor, box=...) -> eV``.
+    """
+    species = jnp.asarray(potential.species_indices(atomic_numbers))
+    num_atoms = int(species.shape[0])
+    cell = cell_from_box(box)
+    widths = perpendicular_widths(cell)
+    needed = 2.0 * (potential.cutoff_A + skin_A)
+    if np.any(widths < needed):
+        raise ValueError(
+            f"box too small for a minimum-image neighbour list: perpendicular widths "
+            f"{np.round(widths, 2).tolist()} Å, need >= {needed:.2f} Å (2 x (cutoff {potential.cutoff_A} + skin "
+            f"{skin_A})); build a supercell (superionic.md chooses one automatically)"
+        )
+    if disable_cell_list is None:
+        disable_cell_list = num_atoms < 2000
+    neighbor_fn = partition.neighbor_list(
+        displacement_fn,
+        jnp.asarray(box),
+        potential.cutoff_A,
+        dr_threshold=skin_A,
+        capacity_multiplier=capacity_multiplier,
+        disable_cell_list=disable_cell_list,
+        fractional_coordinates=fractional_coordinates,
+        format=partition.Sparse,
+    )
+    params, config = potential.params, potential.config
+
+    def energy_fn(R: jax.Array, neighbor: partition.NeighborList, **kwargs) -> jax.Array:
+        receivers, senders = neighbor.idx[0], neighbor.idx[1]
+        edge_mask = receivers < num_atoms
+        receivers = jnp.where(edge_mask, receivers, 0)
+        senders = jnp.where(edge_mask, senders, 0)
+        displacement = jax.vmap(lambda a, b: displacement_fn(a, b, **_box_kwargs(kwargs)))
+        vectors = displacement(R[senders], R[receivers])  # r_j - r_i, Cartesian Å
+        energies = atomic_energies(params, config, species, vectors, senders, receivers, edge_mask)
+        return jnp.sum(energies)
+
+    return neighbor_fn, energy_fn
+
+
+def _box_kwargs(kwargs: dict) -> dict:
+    # jax-md passes thermostat arguments (kT, mass, ...) through **kwargs; the displacement only takes box.
+    return {"box": kwargs["box"]} if "box" in kwargs else {}

@@ -1,0 +1,333 @@
+"""A NequIP-style E(3)-equivariant potential as pure JAX functions of an explicit parameter pytree.
+
+``atomic_energies(params, config, species, edge_vectors, senders, receivers, edge_mask)`` is the whole model.
+Node features are dicts ``{"0e": [N, mul, 1], "1e": [N, mul, 3], ...}`` with one block per irrep. e3nn-jax
+supplies the spherical harmonics and Clebsch–Gordan coefficients; the linear layers, the "uvu" tensor product
+of the convolution and the gate are written out here because (a) their weight layout must map one-to-one onto
+e3nn-torch checkpoints (SevenNet) and (b) fusing each output irrep's paths into one matmul is faster than
+e3nn-jax's generic path-by-path ``Linear``. Normalisations follow e3nn's "element" path and "component" irrep
+conventions, so weights are N(0, 1) at initialisation.
+
+Sign conventions: an edge (sender j -> receiver i) carries the vector r_j - r_i; messages flow from senders
+to receivers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from superionic.potentials.config import NequIPConfig
+
+Params = dict
+Features = dict[str, jax.Array]
+
+_JAX_ACTIVATIONS = {
+    "silu": jax.nn.silu,
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "softplus": jax.nn.softplus,
+    "sigmoid": jax.nn.sigmoid,
+}
+
+
+@dataclass(frozen=True)
+class TensorProductPath:
+    """One "uvu" path of the convolution: input irrep x edge harmonic -> output irrep, ``mul`` channels."""
+
+    ir_in: str
+    ir_sh: str
+    ir_out: str
+    mul: int
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """Static shapes of one interaction layer, derived from the config."""
+
+    irreps_in: e3nn.Irreps
+    irreps_out: e3nn.Irreps
+    gate_in: dict[str, int]  # irrep -> multiplicity of the features entering the gate
+    num_scalars: dict[str, int]  # "0e"/"0o" -> how many of that block are activated scalars (rest are gates)
+    gated: tuple[tuple[str, int], ...]  # (irrep, mul) of the gated features, in gate order
+    paths: tuple[TensorProductPath, ...]  # grouped by ir_out, in enumeration order within a group
+
+    @property
+    def num_tp_weights(self) -> int:
+        return sum(p.mul for p in self.paths)
+
+    def mid_multiplicities(self) -> dict[str, int]:
+        mids: dict[str, int] = {}
+        for p in self.paths:
+            mids[p.ir_out] = mids.get(p.ir_out, 0) + p.mul
+        return mids
+
+
+def _multiplicities(irreps: e3nn.Irreps) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for mul, ir in irreps:
+        out[str(ir)] = out.get(str(ir), 0) + mul
+    return out
+
+
+@cache
+def _layer_plans_cached(config_key: tuple) -> tuple[LayerPlan, ...]:
+    layer_irreps, sh_irreps = config_key
+    plans = []
+    for t in range(len(layer_irreps) - 1):
+        irreps_in = e3nn.Irreps(layer_irreps[t])
+        irreps_out = e3nn.Irreps(layer_irreps[t + 1])
+        scalars = [(mul, ir) for mul, ir in irreps_out if ir.l == 0]
+        gated = tuple((str(ir), mul) for mul, ir in irreps_out if ir.l > 0)
+        gate_parity = "0e" if any(ir.p == 1 for _, ir in scalars) else "0o"
+        gate_in = {str(ir): mul for mul, ir in scalars}
+        num_scalars = dict(gate_in)
+        n_gates = sum(mul for _, mul in gated)
+        if n_gates:
+            gate_in[gate_parity] = gate_in.get(gate_parity, 0) + n_gates
+        for ir, mul in gated:
+            gate_in[ir] = gate_in.get(ir, 0) + mul
+        # Enumerate paths in e3nn/SevenNet order (input irrep, harmonic, output irrep), keeping only outputs
+        # that the layer uses, then group them by output irrep (a stable sort).
+        raw = []
+        for mul, ir_in in irreps_in:
+            for _, ir_sh in sh_irreps:
+                for ir_out in ir_in * ir_sh:
+                    if str(ir_out) in gate_in:
+                        raw.append(TensorProductPath(str(ir_in), str(ir_sh), str(ir_out), mul))
+        order = sorted(range(len(raw)), key=lambda i: (e3nn.Irrep(raw[i].ir_out), i))
+        plans.append(
+            LayerPlan(
+                irreps_in=irreps_in,
+                irreps_out=irreps_out,
+                gate_in=gate_in,
+                num_scalars=num_scalars,
+                gated=gated,
+                paths=tuple(raw[i] for i in order),
+            )
+        )
+    return tuple(plans)
+
+
+def layer_plans(config: NequIPConfig) -> tuple[LayerPlan, ...]:
+    """The static structure of every interaction layer."""
+    key = (tuple(str(irreps) for irreps in config.layer_irreps), config.sh_irreps)
+    return _layer_plans_cached(key)
+
+
+# ---------------------------------------------------------------------------------------------- parameters
+
+
+def init_params(config: NequIPConfig, key: jax.Array, dtype=jnp.float32) -> Params:
+    """Random parameters (N(0, 1) weights, e3nn convention), zero species shift, unit species scale."""
+    plans = layer_plans(config)
+    keys = iter(jax.random.split(key, 8 * len(plans) + 8))
+
+    def normal(*shape):
+        return jax.random.normal(next(keys), shape, dtype)
+
+    n_species = len(config.species)
+    n0 = config.layer_irreps[0].dim
+    layers = []
+    for plan in plans:
+        mul_in = _multiplicities(plan.irreps_in)
+        mids = plan.mid_multiplicities()
+        widths = (config.num_radial_basis, *config.radial_mlp, plan.num_tp_weights)
+        layers.append(
+            {
+                "self_connection": {
+                    ir: normal(mul_in[ir], m) for ir, m in plan.gate_in.items() if ir in mul_in
+                },
+                "linear_1": {ir: normal(m, m) for ir, m in mul_in.items()},
+                "radial_mlp": [normal(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)],
+                "linear_2": {ir: normal(mids[ir], m) for ir, m in plan.gate_in.items() if ir in mids},
+            }
+        )
+    n_last = config.layer_irreps[-1].dim
+    return {
+        "embedding": normal(n_species, n0),
+        "bessel_frequencies": jnp.arange(1, config.num_radial_basis + 1, dtype=dtype)
+        * math.pi
+        / config.cutoff_A,
+        "layers": layers,
+        "readout_hidden": normal(n_last, config.readout_width),
+        "readout_out": normal(config.readout_width, 1),
+        "species_shift_eV": jnp.zeros((n_species,), dtype),
+        "species_scale_eV": jnp.ones((n_species,), dtype),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- radial part
+
+
+def bessel_basis(r: jax.Array, frequencies: jax.Array, cutoff: float) -> jax.Array:
+    """2/rc * sin(k_n r) / r, shape [E, n_basis]; r must be > 0 (padded edges are masked by the caller)."""
+    return (2.0 / cutoff) * jnp.sin(frequencies[None, :] * r[:, None]) / r[:, None]
+
+
+def xplor_cutoff(r: jax.Array, r_on: float, r_cut: float) -> jax.Array:
+    """XPLOR switching function: 1 below ``r_on``, smooth to 0 at ``r_cut``, 0 beyond."""
+    r2, on2, cut2 = r * r, r_on * r_on, r_cut * r_cut
+    switch = (cut2 - r2) ** 2 * (cut2 + 2.0 * r2 - 3.0 * on2) / (cut2 - on2) ** 3
+    return jnp.where(r < r_on, 1.0, jnp.where(r < r_cut, switch, 0.0))
+
+
+def polynomial_cutoff(r: jax.Array, r_cut: float, p: int) -> jax.Array:
+    """NequIP's polynomial envelope of order ``p`` (Klicpera et al. 2020), 0 beyond ``r_cut``."""
+    x = r / r_cut
+    env = (
+        1.0
+        - (p + 1.0) * (p + 2.0) / 2.0 * x**p
+        + p * (p + 2.0) * x ** (p + 1)
+        - p * (p + 1.0) / 2.0 * x ** (p + 2)
+    )
+    return jnp.where(x < 1.0, env, 0.0)
+
+
+def _activation(config: NequIPConfig, name: str):
+    fn, scale = _JAX_ACTIVATIONS[name], config.activation_scales[name]
+    return lambda x: fn(x) * scale
+
+
+def radial_mlp(weights: list[jax.Array], x: jax.Array, activation) -> jax.Array:
+    """e3nn's FullyConnectedNet: no biases, weights scaled by 1/sqrt(fan_in), no activation at the end."""
+    for i, w in enumerate(weights):
+        x = x @ (w / math.sqrt(w.shape[0]))
+        if i < len(weights) - 1:
+            x = activation(x)
+    return x
+
+
+# ---------------------------------------------------------------------------------------------- equivariant ops
+
+
+def linear(weights: dict[str, jax.Array], x: Features) -> Features:
+    """Per-irrep linear map with e3nn's "element" normalisation: y = x W / sqrt(mul_in)."""
+    return {
+        ir: jnp.einsum("nui,uv->nvi", x[ir], w) / math.sqrt(w.shape[0])
+        for ir, w in weights.items()
+        if ir in x
+    }
+
+
+@cache
+def _clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
+    # "component" normalisation of e3nn: the path is scaled by sqrt(2 l3 + 1).
+    return np.asarray(e3nn.clebsch_gordan(l1, l2, l3)) * math.sqrt(2 * l3 + 1)
+
+
+def spherical_harmonics(config: NequIPConfig, vectors: jax.Array) -> dict[str, jax.Array]:
+    """Component-normalised harmonics of unit edge directions, ``{"1e": [E, 3], ...}`` keyed by sh irreps."""
+    sh = e3nn.spherical_harmonics(
+        e3nn.Irreps.spherical_harmonics(config.sh_lmax), vectors, normalize=True, normalization="component"
+    ).array
+    return {str(ir): sh[:, ir.l**2 : (ir.l + 1) ** 2] for _, ir in config.sh_irreps}
+
+
+def convolution(
+    plan: LayerPlan,
+    x: Features,
+    sh: dict[str, jax.Array],
+    tp_weights: jax.Array,
+    senders: jax.Array,
+    receivers: jax.Array,
+    num_nodes: int,
+    denominator: float,
+) -> Features:
+    """Messages x_j ⊗ Y(r_ij) weighted per edge, path and channel, summed onto receivers / denominator."""
+    x_src = {ir: v[senders] for ir, v in x.items()}  # [E, mul, dim]
+    blocks: dict[str, list[jax.Array]] = {}
+    offset = 0
+    for path in plan.paths:
+        l1, l2, l3 = e3nn.Irrep(path.ir_in).l, e3nn.Irrep(path.ir_sh).l, e3nn.Irrep(path.ir_out).l
+        cg = jnp.asarray(_clebsch_gordan(l1, l2, l3), dtype=tp_weights.dtype)
+        w = tp_weights[:, offset : offset + path.mul]  # [E, mul]
+        offset += path.mul
+        if l1 == 0:
+            # x is a scalar per channel: out[e,u,k] = x[e,u] * sum_j C[0,j,k] Y[e,j]
+            y_k = sh[path.ir_sh] @ cg[0]  # [E, dim_out]
+            msg = (x_src[path.ir_in][:, :, 0] * w)[:, :, None] * y_k[:, None, :]
+        else:
+            cy = jnp.einsum("ijk,ej->eik", cg, sh[path.ir_sh])  # [E, dim_in, dim_out]
+            msg = jnp.einsum("eui,eik->euk", x_src[path.ir_in] * w[:, :, None], cy)
+        blocks.setdefault(path.ir_out, []).append(msg)
+    out = {}
+    for ir, msgs in blocks.items():
+        messages = jnp.concatenate(msgs, axis=1) if len(msgs) > 1 else msgs[0]
+        out[ir] = jax.ops.segment_sum(messages, receivers, num_segments=num_nodes) / denominator
+    return out
+
+
+def gate(config: NequIPConfig, plan: LayerPlan, x: Features) -> Features:
+    """e3nn Gate: activated scalars; every l > 0 channel multiplied by its own activated gate scalar."""
+    out: Features = {}
+    gates = None
+    for ir, n_scalars in plan.num_scalars.items():
+        parity = ir[-1]
+        act = _activation(config, config.scalar_activation[parity])
+        out[ir] = act(x[ir][:, :n_scalars])
+        if x[ir].shape[1] > n_scalars:
+            gate_act = _activation(config, config.gate_activation[parity])
+            gates = gate_act(x[ir][:, n_scalars:, 0])  # [N, n_gates]
+    offset = 0
+    for ir, mul in plan.gated:
+        out[ir] = x[ir] * gates[:, offset : offset + mul, None]
+        offset += mul
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the model
+
+
+def atomic_energies(
+    params: Params,
+    config: NequIPConfig,
+    species: jax.Array,  # [N] int, index into config.species
+    edge_vectors: jax.Array,  # [E, 3] r_sender - r_receiver, Å
+    senders: jax.Array,  # [E] int
+    receivers: jax.Array,  # [E] int
+    edge_mask: jax.Array,  # [E] bool, False for padding
+) -> jax.Array:
+    """Per-atom energies in eV, shape [N]."""
+    num_nodes = species.shape[0]
+    dtype = params["embedding"].dtype
+    edge_vectors = edge_vectors.astype(dtype)
+    r2 = jnp.sum(edge_vectors**2, axis=-1)
+    edge_mask = edge_mask & (r2 < config.cutoff_A**2) & (r2 > 0.0)
+    # Padded or out-of-range edges get a harmless unit vector so neither values nor gradients become NaN.
+    safe_vectors = jnp.where(edge_mask[:, None], edge_vectors, jnp.array([1.0, 0.0, 0.0], dtype))
+    r = jnp.sqrt(jnp.sum(safe_vectors**2, axis=-1))
+
+    if config.cutoff_function == "xplor":
+        envelope = xplor_cutoff(r, config.cutoff_inner_A, config.cutoff_A)
+    else:
+        envelope = polynomial_cutoff(r, config.cutoff_A, config.polynomial_p)
+    edge_embedding = bessel_basis(r, params["bessel_frequencies"], config.cutoff_A) * envelope[:, None]
+    edge_embedding = jnp.where(edge_mask[:, None], edge_embedding, 0.0)
+    sh = spherical_harmonics(config, safe_vectors)
+
+    one_hot = jax.nn.one_hot(species, len(config.species), dtype=dtype)
+    h0 = one_hot @ params["embedding"] / math.sqrt(len(config.species))
+    x: Features = {"0e": h0[:, :, None]}
+
+    radial_act = _activation(config, config.radial_activation)
+    for plan, layer in zip(layer_plans(config), params["layers"], strict=True):
+        self_connection = linear(layer["self_connection"], x)
+        x = linear(layer["linear_1"], x)
+        tp_weights = radial_mlp(layer["radial_mlp"], edge_embedding, radial_act)
+        tp_weights = jnp.where(edge_mask[:, None], tp_weights, 0.0)
+        x = convolution(plan, x, sh, tp_weights, senders, receivers, num_nodes, config.conv_denominator)
+        x = linear(layer["linear_2"], x)
+        x = {ir: x[ir] + self_connection[ir] if ir in self_connection else x[ir] for ir in x}
+        x = gate(config, plan, x)
+
+    scalars = x["0e"][:, :, 0]
+    hidden = scalars @ params["readout_hidden"] / math.sqrt(scalars.shape[1])
+    energy = (hidden @ params["readout_out"] / math.sqrt(hidden.shape[1]))[:, 0]
+    return energy * params["species_scale_eV"][species] + params["species_shift_eV"][species]
