@@ -71,7 +71,7 @@ def bucket_size(n: int, minimum: int = 8, growth: float = 1.25) -> int:
     """Smallest size of the geometric ladder minimum * growth^k that holds n, so shapes (and compiles) repeat."""
     size = minimum
     while size < n:
-        size = int(math.ceil(size * growth))
+        size = math.ceil(size * growth)
     return size
 
 

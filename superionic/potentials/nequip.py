@@ -14,6 +14,7 @@ to receivers.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from functools import cache
@@ -145,7 +146,7 @@ def init_params(config: NequIPConfig, key: jax.Array, dtype=jnp.float32) -> Para
                     ir: normal(mul_in[ir], m) for ir, m in plan.gate_in.items() if ir in mul_in
                 },
                 "linear_1": {ir: normal(m, m) for ir, m in mul_in.items()},
-                "radial_mlp": [normal(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)],
+                "radial_mlp": [normal(a, b) for a, b in itertools.pairwise(widths)],
                 "linear_2": {ir: normal(mids[ir], m) for ir, m in plan.gate_in.items() if ir in mids},
             }
         )
