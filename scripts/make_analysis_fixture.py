@@ -26,8 +26,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 from ase import Atoms, units
-from ase.io import read, write
 from ase.constraints import FixCom
+from ase.io import read, write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
@@ -91,7 +91,9 @@ def write_h5md(path: Path, frames: dict[str, list], atoms: Atoms, params: dict) 
             ("pressure", "GPa"),
             ("volume", "Angstrom^3"),
         ]:
-            _dataset_series(obs.create_group(name), steps, times_ps, np.asarray(frames[name], np.float64), unit)
+            _dataset_series(
+                obs.create_group(name), steps, times_ps, np.asarray(frames[name], np.float64), unit
+            )
         par = f.create_group("parameters")
         for key, val in params.items():
             par.attrs[key] = val
@@ -172,7 +174,10 @@ def main(argv: list[str] | None = None) -> None:
         dyn.run(args.every)
         record((block + 1) * args.every)
         if block % 25 == 0:
-            print(f"frame {block + 1}, T={atoms.get_temperature():.0f} K, {time.time() - start:.0f} s", flush=True)
+            print(
+                f"frame {block + 1}, T={atoms.get_temperature():.0f} K, {time.time() - start:.0f} s",
+                flush=True,
+            )
 
     params = {
         "temperature_K": args.temperature_K,

@@ -48,10 +48,15 @@ class ArrheniusFit:
     def D_at(self, temperature_K: float) -> tuple[float, tuple[float, float]]:
         """D (cm²/s) at ``temperature_K`` with its 95 % interval (log-normal, from the fit covariance)."""
         mean, se = self.ln_D_at(temperature_K)
-        return float(np.exp(mean)), (float(np.exp(mean - self.quantile * se)), float(np.exp(mean + self.quantile * se)))
+        return float(np.exp(mean)), (
+            float(np.exp(mean - self.quantile * se)),
+            float(np.exp(mean + self.quantile * se)),
+        )
 
 
-def fit_arrhenius(temperatures_K: np.ndarray, D_cm2_per_s: np.ndarray, D_se_cm2_per_s: np.ndarray) -> ArrheniusFit:
+def fit_arrhenius(
+    temperatures_K: np.ndarray, D_cm2_per_s: np.ndarray, D_se_cm2_per_s: np.ndarray
+) -> ArrheniusFit:
     """Weighted least-squares fit of ln D vs 1/T (weights 1/σ²(ln D), σ(ln D) = σ_D / D).
 
     Args:
@@ -88,7 +93,10 @@ def fit_arrhenius(temperatures_K: np.ndarray, D_cm2_per_s: np.ndarray, D_se_cm2_
         Ea_eV=float(ea),
         Ea_eV_ci95=(float(ea - quantile * ea_se), float(ea + quantile * ea_se)),
         ln_D0_cm2_per_s=float(beta[0]),
-        D0_cm2_per_s_ci95=(float(np.exp(beta[0] - quantile * d0_se)), float(np.exp(beta[0] + quantile * d0_se))),
+        D0_cm2_per_s_ci95=(
+            float(np.exp(beta[0] - quantile * d0_se)),
+            float(np.exp(beta[0] + quantile * d0_se)),
+        ),
         param_cov=cov,
         birge_ratio=float(np.sqrt(birge2)),
         quantile=quantile,

@@ -18,7 +18,11 @@ def charge_msd_slope_to_sigma_mS_per_cm(volume_A3: float, temperature_K: float) 
     Multiply a slope in (e·Å)²/ps by this to get σ in mS/cm.
     """
     slope_si = constants.e**2 * constants.angstrom**2 / constants.pico  # (C·m)²/s per (e·Å)²/ps
-    return slope_si / (6.0 * volume_A3 * constants.angstrom**3 * constants.k * temperature_K) * S_PER_M_TO_MS_PER_CM
+    return (
+        slope_si
+        / (6.0 * volume_A3 * constants.angstrom**3 * constants.k * temperature_K)
+        * S_PER_M_TO_MS_PER_CM
+    )
 
 
 def tracer_D_to_cm2_per_s(d_A2_per_ps: float) -> float:

@@ -44,6 +44,7 @@ class LineFit:
         lags: ``[L]`` fitted lags, frames.
         chi2: GLS χ² of the residuals; ``dof`` = L − 2; ``p_value`` its upper tail probability.
         msd_exponent: slope of log MSD vs log t across the window (1 for diffusion, < 1 sub-diffusive).
+        kurtosis_ratio, anisotropy_ratio: the step-shape parameters of the covariance model used.
     """
 
     slope_per_ps: float
@@ -55,6 +56,8 @@ class LineFit:
     dof: int
     p_value: float
     msd_exponent: float
+    kurtosis_ratio: float
+    anisotropy_ratio: float
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ def fit_line_window(
         dof=dof,
         p_value=float(stats.chi2.sf(chi2, dof)) if dof > 0 else 1.0,
         msd_exponent=exponent,
+        kurtosis_ratio=kurtosis_ratio,
+        anisotropy_ratio=anisotropy_ratio,
     )
 
 
@@ -218,7 +223,7 @@ def fit_diffusion(
             raise ValueError(f"window_ps={window_ps} must satisfy 0 <= start < end <= {duration_ps:.6g} ps")
         windows = [(round(start / timestep_ps), round(end / timestep_ps))]
     else:
-        end_frame = int(round(end_fraction * (n_frames - 1)))
+        end_frame = round(end_fraction * (n_frames - 1))
         windows = [(round(f * (n_frames - 1)), end_frame) for f in start_fractions]
         windows = [w for w in windows if w[1] - max(w[0], 1) >= 2]
     if not windows or window_lags(n_frames, *windows[0], n_points).size < 3:

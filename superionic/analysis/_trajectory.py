@@ -31,7 +31,7 @@ class Trajectory:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        n_frames, n_atoms = validate_shapes(self.positions_A, self.cells_A, self.times_ps)
+        _n_frames, n_atoms = validate_shapes(self.positions_A, self.cells_A, self.times_ps)
         if self.atomic_numbers.shape != (n_atoms,) or self.charges_e.shape != (n_atoms,):
             raise ValueError(
                 f"atomic_numbers {self.atomic_numbers.shape} and charges_e {self.charges_e.shape} must both be "

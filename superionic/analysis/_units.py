@@ -34,5 +34,7 @@ def nernst_einstein_factor_mS_per_cm_per_cm2_per_s(
     if volume_A3 <= 0 or temperature_K <= 0:
         raise ValueError(f"volume_A3={volume_A3} and temperature_K={temperature_K} must both be positive")
     density_per_m3 = n_ions / (volume_A3 * constants.angstrom**3)
-    sigma_per_d_si = density_per_m3 * (charge_e * constants.e) ** 2 / (constants.k * temperature_K)  # S/m per m²/s
+    sigma_per_d_si = (
+        density_per_m3 * (charge_e * constants.e) ** 2 / (constants.k * temperature_K)
+    )  # S/m per m²/s
     return sigma_per_d_si * (constants.centi**2) * S_PER_M_TO_MS_PER_CM

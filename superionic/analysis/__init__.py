@@ -1,0 +1,51 @@
+"""Ionic transport from MD trajectories: MSD, tracer and charge diffusivity, conductivity, Haven ratio,
+Arrhenius fits and σ(300 K), each with a calibrated 95 % interval; plots.
+
+Typical use::
+
+    from superionic.analysis import analyze, plot_msd, plot_arrhenius
+    report = analyze(["run_800K.h5", "run_1000K.h5", "run_1200K.h5"], species="Li")
+    json.dump(report.to_dict(), open("report.json", "w"), indent=2)
+    plot_arrhenius(report, "arrhenius.png")
+
+Units are in every name: Å, ps, e, K; results in cm²/s, mS/cm, eV.
+"""
+
+from superionic.analysis._arrhenius import ArrheniusFit, fit_arrhenius
+from superionic.analysis._conductivity import guess_formal_charges, ratio_interval_fieller
+from superionic.analysis._diffusion import DiffusionFit, LineFit, calibrated_interval, fit_diffusion
+from superionic.analysis._msd import collective_displacement, msd_all_origins
+from superionic.analysis._plots import plot_arrhenius, plot_msd
+from superionic.analysis._readers import FORMATS, read_trajectory
+from superionic.analysis._report import TemperatureResult, TransportReport, analyze
+from superionic.analysis._trajectory import Trajectory
+from superionic.analysis._units import (
+    GNOME_THRESHOLD_MS_PER_CM,
+    nernst_einstein_factor_mS_per_cm_per_cm2_per_s,
+)
+from superionic.analysis._unwrap import remove_framework_drift, unwrap_positions
+
+__all__ = [
+    "FORMATS",
+    "GNOME_THRESHOLD_MS_PER_CM",
+    "ArrheniusFit",
+    "DiffusionFit",
+    "LineFit",
+    "TemperatureResult",
+    "Trajectory",
+    "TransportReport",
+    "analyze",
+    "calibrated_interval",
+    "collective_displacement",
+    "fit_arrhenius",
+    "fit_diffusion",
+    "guess_formal_charges",
+    "msd_all_origins",
+    "nernst_einstein_factor_mS_per_cm_per_cm2_per_s",
+    "plot_arrhenius",
+    "plot_msd",
+    "ratio_interval_fieller",
+    "read_trajectory",
+    "remove_framework_drift",
+    "unwrap_positions",
+]

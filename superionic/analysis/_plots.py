@@ -1,0 +1,93 @@
+"""PNG plots (matplotlib, Agg backend; no display needed): MSD with fit window, Arrhenius with extrapolation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from superionic.analysis._diffusion import Z95
+from superionic.analysis._report import TemperatureResult, TransportReport
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_msd(report_or_result: TransportReport | TemperatureResult, path: str | Path) -> Path:
+    """Tracer MSD vs t for every temperature: the fitted line, its 95 % band, and the fitting window shaded.
+
+    Args:
+        report_or_result: a :class:`TransportReport` (all temperatures) or one :class:`TemperatureResult`.
+        path: output PNG.
+    """
+    plt = _figure()
+    results = (
+        report_or_result.results if isinstance(report_or_result, TransportReport) else [report_or_result]
+    )
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for res in results:
+        fit = res.tracer
+        (line,) = ax.plot(fit.time_ps, fit.msd, lw=1.2, label=f"{res.temperature_K:g} K")
+        t = np.linspace(*fit.window_ps, 100)
+        slope, intercept = fit.fit.slope_per_ps, fit.fit.intercept
+        design = np.stack([t, np.ones_like(t)], axis=1)
+        band = Z95 * np.sqrt(np.einsum("ki,ij,kj->k", design, fit.fit.param_cov, design))
+        model = slope * t + intercept
+        ax.plot(t, model, "--", color=line.get_color(), lw=1.0)
+        ax.fill_between(t, model - band, model + band, color=line.get_color(), alpha=0.25, lw=0)
+        ax.axvspan(*fit.window_ps, color=line.get_color(), alpha=0.06, lw=0)
+    ax.set_xlabel("lag time t (ps)")
+    ax.set_ylabel(f"tracer MSD of {results[0].species} (Å²)")
+    ax.set_title("MSD, GLS fit (dashed), 95 % band, fitting window (shaded)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_arrhenius(report: TransportReport, path: str | Path) -> Path:
+    """log10 D vs 1000/T with 95 % error bars, the weighted fit and its 95 % band extrapolated to 300 K.
+
+    Temperatures where no diffusion was resolved are drawn as upper-bound markers.
+    """
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for res in report.results:
+        x = 1000.0 / res.temperature_K
+        if res.diffusion_observed:
+            d = res.D_tracer_cm2_per_s
+            low, high = res.D_tracer_cm2_per_s_ci95  # type: ignore[misc]
+            high = high if np.isfinite(high) else 10 * d
+            ax.errorbar(
+                x, d, yerr=[[d - low], [high - d]], fmt="o", color="C0", capsize=3,
+                label="MD (95 % CI)" if res is report.results[0] else None,
+            )  # fmt: skip
+        else:
+            ax.plot(x, res.D_tracer_cm2_per_s_upper95, "v", color="C3", label="upper bound (no hops)")
+    arr = report.arrhenius
+    if arr is not None:
+        t_low = min(report.extrapolation_temperature_K, 300.0, float(arr.temperatures_K.min()))
+        temps = np.linspace(t_low, float(arr.temperatures_K.max()) * 1.05, 200)
+        mean, se = arr.ln_D_at(temps)
+        ax.plot(1000.0 / temps, np.exp(mean), "-", color="C1", label=f"Ea = {arr.Ea_eV:.3f} eV")
+        ax.fill_between(
+            1000.0 / temps, np.exp(mean - arr.quantile * se), np.exp(mean + arr.quantile * se),
+            color="C1", alpha=0.25, lw=0, label="95 % band",
+        )  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_ylabel(f"tracer D of {report.species} (cm²/s)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
