@@ -435,7 +435,7 @@ def run(
                 f"checkpoint {r.checkpoint} does not match this system/config (array shapes differ)"
             )
         carry = jax.tree_util.tree_unflatten(
-            treedef, [jnp.asarray(a, b.dtype) for a, b in zip(saved, leaves)]
+            treedef, [jnp.asarray(a, b.dtype) for a, b in zip(saved, leaves, strict=True)]
         )
         writers = None
         if phase == "production":
@@ -567,7 +567,7 @@ def _run_phase(
             start = dataclasses.replace(start, nbrs=nbrs, ref_box=boxes)
         else:
             raise RuntimeError("neighbour list kept overflowing after 20 reallocations; check the structure")
-        frames = jax.tree_util.tree_map(lambda x: np.asarray(x)[:n_active], frames)
+        frames = {k: np.asarray(v)[:n_active] for k, v in frames.items()}
         steps = step_done + save * np.arange(1, n_active + 1)
         bad_steps = np.asarray(new.first_bad_step)
         finite = np.isfinite(frames["potential_energy"]).all(axis=1) & np.isfinite(
