@@ -38,7 +38,8 @@ class MDConfig:
         to a whole number of frames.
       skin_A: neighbour-list skin; the list is rebuilt when an atom moved > skin/2 (or the box strained).
       capacity_multiplier: neighbour-list head-room at allocation (overflow triggers reallocation anyway).
-      seed: random seed (velocities of member (temperature i, replica r) use fold_in(fold_in(seed, i), r)).
+      seed: random seed; member (T, replica r) draws from fold_in(fold_in(seed, round(1000 T)), r), so a member's
+        trajectory does not depend on which other members run beside it.
       precision: "float32" or "float64" (float64 needs ``jax.config.update("jax_enable_x64", True)``).
       write_velocities: also write velocities to the trajectory.
       max_temperature_factor: stop with an error when a member's kinetic temperature exceeds this multiple of

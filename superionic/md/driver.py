@@ -15,8 +15,8 @@ import json
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ class _Bound:
 
 
 def _bind_potential(potential, displacement_fn, box, system: System, config: MDConfig) -> _Bound:
-    """A ``Potential``-like object (``jax_md_neighbor_energy``, ``cutoff``) or a jax-md ``(neighbor_fn, energy_fn)``
+    """A ``Potential``-like object (``jax_md_neighbor_energy``, ``cutoff_A``/``cutoff``) or a jax-md ``(neighbor_fn, energy_fn)``
     pair built for ``space.periodic_general(box, fractional_coordinates=True)`` with ``dr_threshold = skin_A``."""
     half_width = 0.5 * min(np.asarray(_widths(system.cell_A)))
     if hasattr(potential, "jax_md_neighbor_energy"):
@@ -110,14 +110,15 @@ def _bind_potential(potential, displacement_fn, box, system: System, config: MDC
             skin_A=config.skin_A,
             capacity_multiplier=config.capacity_multiplier,
         )
-        cutoff = float(potential.cutoff)
+        cutoff = float(getattr(potential, "cutoff_A", None) or potential.cutoff)
         if cutoff + config.skin_A > half_width + 1e-6:
             raise ValueError(
                 f"cutoff + skin = {cutoff + config.skin_A:.2f} Å exceeds half the narrowest cell width "
                 f"({half_width:.2f} Å); prepare the system with cutoff_A={cutoff} and skin_A={config.skin_A}"
             )
         name = str(getattr(potential, "name", type(potential).__name__))
-        sha = str(getattr(potential, "sha256", "") or "")
+        fingerprint = getattr(potential, "fingerprint", None)
+        sha = str(fingerprint() if callable(fingerprint) else getattr(potential, "sha256", "") or "")
         return _Bound(neighbor_fn, energy_fn, cutoff + config.skin_A, name, sha)
     if isinstance(potential, (tuple, list)) and len(potential) == 2:
         neighbor_fn, energy_fn = potential
@@ -144,22 +145,16 @@ def _dtype(precision: str):
     return jnp.float32
 
 
-def _supports_perturbation(energy_fn, positions, nbrs, box) -> bool:
-    try:
-        jax.eval_shape(
-            lambda r: energy_fn(r, neighbor=nbrs, box=box, perturbation=jnp.eye(3, dtype=r.dtype)), positions
-        )
-        return True
-    except TypeError:
-        return False
-
-
 def _member_keys(seed: int, config: MDConfig) -> np.ndarray:
+    """One key per member, fold_in(fold_in(seed, round(T / mK)), replica): a member's random stream depends on
+    its own temperature and replica only, so it is the same whether it runs alone or in a batch."""
     base = jax.random.PRNGKey(seed)
-    temps = {t: i for i, t in enumerate(config.temperatures_K)}
-    return np.stack([jax.random.fold_in(jax.random.fold_in(base, temps[t]), r) for _, t, r in config.members])
+    return np.stack(
+        [jax.random.fold_in(jax.random.fold_in(base, round(t * 1000)), r) for _, t, r in config.members]
+    )
 
 
+@partial(jax.jit, static_argnums=3)
 def _maxwell_boltzmann(keys, masses, kT, dtype) -> jax.Array:
     """Momenta [M, N, 3] drawn at kT[M] with exactly zero total momentum per member."""
 
@@ -255,18 +250,6 @@ class _Run:
 
         positions0 = jnp.broadcast_to(jnp.asarray(system.fractional, self.dtype), (self.M, self.n_atoms, 3))
         boxes0 = jnp.broadcast_to(self.box, (self.M, 3, 3))
-        probe = nl.allocate_batch(self.neighbor_fn, positions0[:1], boxes0[:1])
-        one = jax.tree_util.tree_map(lambda x: x[0], probe)
-        self.with_stress = _supports_perturbation(self.bound.energy_fn, positions0[0], one, self.box)
-        if not self.with_stress:
-            if config.ensemble == "npt_nose_hoover":
-                raise ValueError(
-                    "NPT needs an energy_fn that accepts perturbation= (jax-md convention) for the virial"
-                )
-            warnings.warn(
-                "energy_fn does not accept perturbation=: pressure and stress are written as NaN",
-                stacklevel=3,
-            )
         self.positions0, self.boxes0 = positions0, boxes0
 
         save = config.save_every_steps
@@ -287,7 +270,6 @@ class _Run:
             self._compiled[key] = make_observe_fn(
                 self.integrator(phase),
                 self.energy_fn,
-                with_stress=self.with_stress,
                 write_velocities=self.config.write_velocities,
             )
         return self._compiled[key]

@@ -83,8 +83,11 @@ def make_init_fn(integ: Integrator, neighbor_fn) -> Callable[..., Carry]:
     return init
 
 
-def make_observe_fn(integ: Integrator, energy_fn, *, with_stress: bool, write_velocities: bool):
-    """``observe(carry, kT[M]) -> dict`` of per-member observables in internal units (vmapped, jitted)."""
+def make_observe_fn(integ: Integrator, energy_fn, *, write_velocities: bool):
+    """``observe(carry, kT[M]) -> dict`` of per-member observables in internal units (vmapped, jitted).
+
+    The pressure tensor is ``(sum_i m v_i v_i^T - dE/d(strain)) / V`` with the strain derivative taken through the
+    box (fractional coordinates held fixed), so any potential that accepts ``box=`` gets a correct virial."""
 
     def observe_one(carry: Carry, kT):
         state = carry.state
@@ -93,18 +96,14 @@ def make_observe_fn(integ: Integrator, energy_fn, *, with_stress: bool, write_ve
         dtype = position.dtype
         volume = jnp.abs(jnp.linalg.det(box))
         velocity = state.momentum / state.mass
-        if with_stress:
-            eye = jnp.eye(3, dtype=dtype)
+        eye = jnp.eye(3, dtype=dtype)
 
-            def energy_of_strain(eps):
-                return energy_fn(position, neighbor=carry.nbrs, box=box, perturbation=eye + eps)
+        def energy_of_strain(eps):  # the energy in the box strained by (1 + eps): virial = dE/deps at 0
+            return energy_fn(position, neighbor=carry.nbrs, box=(eye + eps) @ box)
 
-            pe, de_deps = jax.value_and_grad(energy_of_strain)(jnp.zeros((3, 3), dtype))
-            kinetic_tensor = jnp.einsum("n,ni,nj->ij", state.mass[:, 0], velocity, velocity)
-            pressure_tensor = (kinetic_tensor - de_deps) / volume
-        else:
-            pe = energy_fn(position, neighbor=carry.nbrs, box=box)
-            pressure_tensor = jnp.full((3, 3), jnp.nan, dtype)
+        pe, de_deps = jax.value_and_grad(energy_of_strain)(jnp.zeros((3, 3), dtype))
+        kinetic_tensor = jnp.einsum("n,ni,nj->ij", state.mass[:, 0], velocity, velocity)
+        pressure_tensor = (kinetic_tensor - de_deps) / volume
         ke = _kinetic(state)
         out = {
             "fractional": position,

@@ -46,14 +46,22 @@ def degrees_of_freedom(ensemble: str, n_atoms: int) -> int:
 
 
 def shield_energy_fn(energy_fn: Callable[..., Array]) -> Callable[..., Array]:
-    """Wrap a potential's ``energy_fn(R, neighbor=, box=[, perturbation=])`` so that the extra keyword arguments
-    jax-md's simulators thread through every call (``kT``, ``pressure``) never reach the potential."""
+    """Adapt a potential's ``energy_fn(R_frac, neighbor=, box=)`` to what jax-md's simulators call.
+
+    - jax-md threads the thermostat's keyword arguments (``kT``, ``pressure``) through every energy call; they are
+      dropped here and never reach the potential.
+    - jax-md's virial (NPT barostat) asks for ``perturbation=P``, a scalar or 3x3 strain applied to every
+      displacement. With fractional coordinates that is exactly the energy in the strained box ``P @ box``, so it
+      is passed on as ``box=P @ box``: potentials only need to accept ``box=``.
+    """
 
     def fn(position, neighbor=None, box=None, perturbation=None, **simulator_kwargs):
         del simulator_kwargs  # kT / pressure forwarded by jax_md.simulate; not the potential's business
-        if perturbation is None:
-            return energy_fn(position, neighbor=neighbor, box=box)
-        return energy_fn(position, neighbor=neighbor, box=box, perturbation=perturbation)
+        if perturbation is not None:
+            if box is None:
+                raise ValueError("shield_energy_fn: a perturbation needs the box")
+            box = perturbation * box if jnp.ndim(perturbation) == 0 else perturbation @ box
+        return energy_fn(position, neighbor=neighbor, box=box)
 
     return fn
 

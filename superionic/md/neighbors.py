@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import jax
@@ -100,6 +101,13 @@ def allocate_batch(
             cell_caps.append(min_capacity[1])
         changes["cell_list_capacity"] = int(max(cell_caps))
     template = _resized(template, **changes)
+    return _rebuild_batch(neighbor_fn, template, positions, boxes)
+
+
+@partial(jax.jit, static_argnums=0)
+def _rebuild_batch(
+    neighbor_fn, template: NeighborList, positions: jax.Array, boxes: jax.Array
+) -> NeighborList:
     return jax.vmap(lambda r, b: force_rebuild(neighbor_fn, template, r, b))(positions, boxes)
 
 

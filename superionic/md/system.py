@@ -40,10 +40,12 @@ def box_from_cell(cell: np.ndarray) -> np.ndarray:
     >>> box_from_cell(np.array([[1.0, 0, 0], [0.5, 2.0, 0], [0, 0, 3.0]]))[:, 1].tolist()
     [0.5, 2.0, 0.0]
     """
+    from superionic.potentials.jaxmd import box_from_cell as _box_from_cell  # the package's one conversion
+
     cell = np.asarray(cell, dtype=np.float64)
     if cell.shape != (3, 3):
         raise ValueError(f"cell must be a 3x3 matrix of lattice vectors (rows), got shape {cell.shape}")
-    return cell.T.copy()
+    return np.array(_box_from_cell(cell), dtype=np.float64)
 
 
 def cell_from_box(box: np.ndarray) -> np.ndarray:
@@ -69,7 +71,7 @@ def choose_supercell(
     >>> choose_supercell(np.eye(3) * 4.0, 8, min_width_A=10.0, target_atoms=0)
     (3, 3, 3)
     >>> choose_supercell(np.eye(3) * 4.0, 8, min_width_A=10.0, target_atoms=300)
-    (4, 3, 3)
+    (4, 4, 3)
     """
     widths = perpendicular_widths(cell)
     reps = [max(1, math.ceil(min_width_A / w - 1e-9)) for w in widths]
