@@ -353,12 +353,16 @@ def _analyze_temperature(
     dt = dts[0]
     tracer = fit_diffusion(walkers, dt, window_ps=window_ps, end_fraction=end_fraction)
     axes = tuple(fit_diffusion(walkers, dt, window_ps=tracer.window_ps, axis=a) for a in range(3))
+    # One collective walker per replica cannot estimate its own step shape or vibration amplitude: take the
+    # tracer's (independent vibrations add up: σ²_collective = σ²_tracer·Σq²); its steps, sums over many
+    # ions, are taken as Gaussian.
     charge_fit = fit_diffusion(
         np.stack(charge_walkers, axis=1),
         dt,
         window_ps=tracer.window_ps,
         gaussian_steps=True,
         anisotropy_ratio=tracer.fit.anisotropy_ratio,
+        noise_var=tracer.fit.noise_var * float(np.mean([np.sum(q**2) for q in charges_seen])),
     )
 
     n_ions = float(np.mean(counts))

@@ -40,8 +40,9 @@ def remove_framework_drift(
     """Subtract the mass-weighted centre-of-mass displacement of the framework (all non-mobile atoms).
 
     Thermostats and integrators let the whole cell drift slowly; measured relative to the framework, the
-    mobile ions' displacements are what carries current. When every atom is mobile (e.g. a pure-Li test
-    system), the centre of mass of all atoms is used instead.
+    mobile ions' displacements are what carries current. When every atom is mobile there is no framework to
+    refer to and the positions are returned unchanged (removing their own centre of mass would erase the
+    collective displacement).
 
     Args:
         positions_A: unwrapped positions, Å ``[F, N, 3]``.
@@ -53,7 +54,7 @@ def remove_framework_drift(
     """
     framework = atomic_numbers != mobile_atomic_number
     if not framework.any():
-        framework = np.ones_like(framework)
+        return positions_A
     masses = atomic_masses[atomic_numbers[framework]]
     com_A = np.einsum("fni,n->fi", positions_A[:, framework], masses) / masses.sum()  # [F, 3]
     return positions_A - (com_A - com_A[0])[:, None, :]
