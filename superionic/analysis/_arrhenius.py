@@ -20,7 +20,7 @@ class ArrheniusFit:
         ln_D0_cm2_per_s: intercept (ln of the prefactor in cm²/s); ``D0_cm2_per_s_ci95`` its 95 % interval.
         param_cov: ``[2, 2]`` covariance of (ln D0, −Ea/kB) in (1, K) after the Birge scaling below.
         birge_ratio: sqrt(χ²/dof) of the weighted fit (1 if dof = 0); the covariance is scaled by
-            max(1, birge_ratio²) when the points scatter more than their error bars allow.
+            birge_ratio² when the points scatter more than their error bars allow (χ² test, p < 0.05).
         quantile: the two-sided 95 % quantile used (normal, or Student-t with dof when Birge-scaled).
         temperatures_K, ln_D, ln_D_se: the fitted points.
     """
@@ -81,7 +81,9 @@ def fit_arrhenius(
     dof = len(temps) - 2
     chi2 = float(np.sum(weights * (y - design @ beta) ** 2))
     birge2 = chi2 / dof if dof > 0 else 1.0
-    if birge2 > 1.0:
+    # Trust the error bars unless the scatter contradicts them (χ² test at 5 %); widening on every χ² > dof
+    # would make correct error bars over-cover.
+    if dof > 0 and stats.chi2.sf(chi2, dof) < 0.05:
         cov = cov * birge2
         quantile = float(stats.t.ppf(0.975, dof))
     else:
