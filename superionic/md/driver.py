@@ -70,6 +70,7 @@ class MDResult:
     steps_run: int
     ns_per_day: float  # simulated time per member per day of wall time (this call, compilation included)
     atom_steps_per_s: float  # members x atoms x steps per second (this call)
+    neighbor_reallocations: int = 0  # chunks redone after a neighbour-list overflow (this call)
 
     @property
     def trajectories(self) -> list[Path]:
@@ -259,6 +260,7 @@ class _Run:
         self.topologies = [p.with_suffix(".pdb") for p in self.paths]
         self.checkpoint = out_dir / f"{system.name}.checkpoint.npz"
         self._compiled: dict[str, Any] = {}
+        self.reallocations = 0
 
     # -- compiled pieces ----------------------------------------------------------------------------------------
     def integrator(self, phase: str) -> Integrator:
@@ -547,6 +549,7 @@ def _run_phase(
                     f"{nl.capacity_of(start.nbrs)} -> {nl.capacity_of(nbrs)}, chunk redone"
                 )
             start = dataclasses.replace(start, nbrs=nbrs, ref_box=boxes)
+            r.reallocations += 1
         else:
             raise RuntimeError("neighbour list kept overflowing after 20 reallocations; check the structure")
         frames = {k: np.asarray(v)[:n_active] for k, v in frames.items()}
@@ -656,4 +659,5 @@ def _summarise(r: _Run, wall: float, steps_run: int) -> MDResult:
         steps_run=steps_run,
         ns_per_day=sim_ns / wall * 86400.0 if wall > 0 else float("nan"),
         atom_steps_per_s=r.M * r.n_atoms * steps_run / wall if wall > 0 else float("nan"),
+        neighbor_reallocations=r.reallocations,
     )
