@@ -47,21 +47,25 @@ class PotentialTeacher:
         self.name = f"superionic:{potential.name}:{potential.fingerprint()[:12]}"
         self._fn = jax.jit(partial(energy_forces_stress, config=potential.config))
 
+    def _smallest_shape(self, chosen: Sequence) -> BatchShape:
+        """The smallest k/8 of the batch shape's edges (k = 1..8) that holds ``chosen``: at most 8 compiles."""
+        nodes, edges = sum(g.num_nodes for g in chosen), sum(g.num_edges for g in chosen)
+        for eighths in range(1, 9):
+            shape = BatchShape(
+                self.shape.num_nodes, self.shape.num_edges * eighths // 8, self.shape.num_graphs
+            )
+            if shape.holds(nodes, edges, len(chosen)):
+                return shape
+        return shape_for(chosen)  # one structure larger than the batch shape
+
     def label(self, atoms_list: Sequence[ase.Atoms]) -> list[dict[str, np.ndarray]]:
         p = self.potential
         graphs = [structure_graph(a, p.species_indices(a.numbers), p.cutoff_A) for a in atoms_list]
         order = sorted(range(len(graphs)), key=lambda k: -graphs[k].num_edges)
         results: list[dict[str, np.ndarray] | None] = [None] * len(graphs)
         for members in plan_batches(graphs, self.shape, order):
-            chosen = [graphs[k] for k in members]
-            shape = (
-                self.shape
-                if self.shape.holds(
-                    sum(g.num_nodes for g in chosen), sum(g.num_edges for g in chosen), len(chosen)
-                )
-                else shape_for(chosen)
-            )
-            out = self._fn(p.params, batch=pack_graphs(chosen, shape, p.dtype))
+            shape = self._smallest_shape([graphs[k] for k in members])
+            out = self._fn(p.params, batch=pack_graphs([graphs[k] for k in members], shape, p.dtype))
             forces = np.asarray(out["forces"], np.float64)
             start = 0
             for slot, k in enumerate(members):
