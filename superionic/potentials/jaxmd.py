@@ -67,7 +67,8 @@ def neighbor_energy_fns(
 
     Returns:
         ``neighbor_fn`` (``allocate(R, box=...)`` outside jit, ``update(R, nbrs, box=...)`` inside) and
-        ``energy_fn(R, neighbor, box=...) -> eV``.
+        ``energy_fn(R, neighbor, box=...) -> eV``. As everywhere in jax-md with ``periodic_general``,
+        ``-jax.grad(energy_fn)(R_fractional, nbrs)`` is the real-space force (eV/Å), not d/dR_fractional.
     """
     species = jnp.asarray(potential.species_indices(atomic_numbers))
     num_atoms = int(species.shape[0])

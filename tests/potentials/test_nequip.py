@@ -1,0 +1,226 @@
+"""Symmetry, derivatives, extensivity and consistency of the NequIP potential (float64, random weights)."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from jax_md import space
+from scipy.spatial.transform import Rotation
+
+from superionic.potentials import (
+    SuperionicCalculator,
+    UnknownElementError,
+    box_from_cell,
+    load,
+    neighbor_pairs,
+    save,
+)
+from superionic.potentials.checkpoint import CheckpointError
+
+from .conftest import li2o, small_potential, triclinic_lips
+
+
+def energy(potential, atoms) -> float:
+    return float(potential.evaluate(atoms)[0]["energy"])
+
+
+def test_forces_are_nontrivial(potential):
+    result = potential.evaluate(li2o())[0]
+    assert np.abs(result["forces"]).max() > 1e-3  # otherwise the symmetry tests below prove nothing
+    assert np.abs(result["stress"]).max() > 1e-5
+
+
+@pytest.mark.parametrize("parity", [False, True])
+def test_rotation_and_translation_invariance(x64, parity):
+    potential = small_potential(parity=parity)
+    atoms = triclinic_lips()
+    reference = potential.evaluate(atoms)[0]
+    rotation = Rotation.random(random_state=7).as_matrix()
+    moved = atoms.copy()
+    moved.set_cell(atoms.cell[:] @ rotation.T, scale_atoms=False)
+    moved.positions = atoms.positions @ rotation.T + np.array([0.3, -1.2, 2.5])
+    result = potential.evaluate(moved)[0]
+    assert result["energy"] == pytest.approx(reference["energy"], abs=1e-10)
+    np.testing.assert_allclose(result["forces"], reference["forces"] @ rotation.T, atol=1e-10)
+    np.testing.assert_allclose(result["stress"], rotation @ reference["stress"] @ rotation.T, atol=1e-10)
+
+
+def test_permutation_invariance(potential):
+    atoms = triclinic_lips()
+    order = np.random.default_rng(0).permutation(len(atoms))
+    reference = potential.evaluate(atoms)[0]
+    result = potential.evaluate(atoms[order])[0]
+    assert result["energy"] == pytest.approx(reference["energy"], abs=1e-10)
+    np.testing.assert_allclose(result["forces"], reference["forces"][order], atol=1e-10)
+
+
+@pytest.mark.parametrize("parity", [False, True])
+def test_inversion_behaviour_as_configured(x64, parity):
+    """With parity the model is O(3)-invariant; without it (GNoME/SevenNet) only SO(3): inversion changes E.
+
+    Three layers are needed: a pseudoscalar needs a triple product of edge vectors, (a x b) . c.
+    """
+    potential = small_potential(parity=parity, num_layers=3)
+    atoms = triclinic_lips()
+    inverted = atoms.copy()
+    inverted.set_cell(-atoms.cell[:], scale_atoms=False)
+    inverted.positions = -atoms.positions
+    delta = abs(energy(potential, inverted) - energy(potential, atoms))
+    if parity:
+        assert delta < 1e-10
+    else:
+        assert delta > 1e-6
+
+
+def test_forces_equal_finite_differences(potential):
+    atoms = triclinic_lips()
+    forces = potential.evaluate(atoms)[0]["forces"]
+    step = 1e-5
+    for atom, axis in [(0, 0), (3, 1), (5, 2), (8, 0)]:
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions[atom, axis] += step
+        minus.positions[atom, axis] -= step
+        numeric = -(energy(potential, plus) - energy(potential, minus)) / (2 * step)
+        assert forces[atom, axis] == pytest.approx(numeric, abs=1e-7)
+
+
+def test_stress_equals_strain_derivative(potential):
+    atoms = triclinic_lips()
+    stress = potential.evaluate(atoms)[0]["stress"]
+    volume = atoms.get_volume()
+    step = 1e-6
+    for i, j in [(0, 0), (1, 1), (2, 2), (0, 1), (1, 2), (0, 2)]:
+        strain = np.zeros((3, 3))
+        strain[i, j] = strain[j, i] = step / (1 if i == j else 2)
+        values = []
+        for sign in (1, -1):
+            deformed = atoms.copy()
+            deformed.set_cell(atoms.cell[:] @ (np.eye(3) + sign * strain), scale_atoms=True)
+            values.append(energy(potential, deformed))
+        numeric = (values[0] - values[1]) / (2 * step) / volume
+        assert stress[i, j] == pytest.approx(numeric, abs=1e-8)
+
+
+@pytest.mark.parametrize("make", [li2o, triclinic_lips])
+def test_extensivity_of_supercells(potential, make):
+    atoms = make()
+    assert min(atoms.cell.cellpar()[:3]) < 2 * potential.cutoff_A  # multiple images of one neighbour
+    single = energy(potential, atoms)
+    double = energy(potential, atoms.repeat((2, 2, 2)))
+    assert double == pytest.approx(8 * single, rel=1e-9)
+
+
+def test_neighbor_pairs_match_brute_force():
+    atoms = triclinic_lips()
+    cutoff = 4.0
+    i, j, shifts = neighbor_pairs(atoms.positions, atoms.cell[:], atoms.pbc, cutoff)
+    found = {(a, b, *s) for a, b, s in zip(i, j, shifts.tolist(), strict=True)}
+    expected = set()
+    for image in itertools.product(range(-3, 4), repeat=3):
+        offset = np.array(image) @ atoms.cell[:]
+        for a, b in itertools.product(range(len(atoms)), repeat=2):
+            if a == b and image == (0, 0, 0):
+                continue
+            if np.linalg.norm(atoms.positions[b] + offset - atoms.positions[a]) < cutoff:
+                expected.add((a, b, *image))
+    assert found == expected
+    assert len(found) > 10 * len(atoms)  # several images per pair: the small-cell case
+
+
+def test_batched_equals_individual(potential):
+    structures = [li2o(), triclinic_lips(), bulk("Li", "bcc", a=3.44).repeat((2, 1, 1))]
+    batched = potential.evaluate(structures)
+    for atoms, result in zip(structures, batched, strict=True):
+        alone = potential.evaluate(atoms)[0]
+        assert result["energy"] == pytest.approx(alone["energy"], abs=1e-10)
+        np.testing.assert_allclose(result["forces"], alone["forces"], atol=1e-10)
+        np.testing.assert_allclose(result["stress"], alone["stress"], atol=1e-12)
+
+
+def test_jax_md_ase_and_batched_paths_agree(potential):
+    atoms = li2o().repeat((2, 2, 2))  # 9.2 Å wide: >= 2 (cutoff 4 + skin 0.5)
+    box = box_from_cell(atoms.cell[:])
+    displacement, _ = space.periodic_general(box, fractional_coordinates=True)
+    neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(displacement, box, atoms.numbers, skin_A=0.5)
+    fractional = jnp.asarray(atoms.get_scaled_positions())
+    nbrs = neighbor_fn.allocate(fractional)
+    e_jaxmd, grad_fractional = jax.value_and_grad(energy_fn)(fractional, nbrs)
+    # jax-md's periodic_general differentiates functions of fractional coordinates w.r.t. real-space positions
+    forces_jaxmd = -np.asarray(grad_fractional)
+
+    atoms.calc = SuperionicCalculator(potential, dtype="float64")
+    batched = potential.evaluate([atoms, li2o()])[0]
+    assert float(e_jaxmd) == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
+    assert batched["energy"] == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
+    np.testing.assert_allclose(forces_jaxmd, atoms.get_forces(), atol=1e-9)
+    np.testing.assert_allclose(batched["forces"], atoms.get_forces(), atol=1e-10)
+
+
+def test_jax_md_refuses_too_small_box(potential):
+    atoms = li2o()
+    box = box_from_cell(atoms.cell[:])
+    displacement, _ = space.periodic_general(box, fractional_coordinates=True)
+    with pytest.raises(ValueError, match="box too small"):
+        potential.jax_md_neighbor_energy(displacement, box, atoms.numbers, skin_A=0.5)
+
+
+def test_ase_calculator_drives_an_optimiser(potential):
+    from ase.optimize import BFGS
+
+    atoms = li2o()
+    atoms.calc = SuperionicCalculator(potential, dtype="float64")
+    start = atoms.get_potential_energy()
+    BFGS(atoms, logfile=None).run(fmax=0.05, steps=30)
+    assert atoms.get_potential_energy() < start
+    assert atoms.get_stress().shape == (6,)
+
+
+def test_unknown_element_names_element_and_species(potential):
+    atoms = Atoms("LiCl", positions=[[0, 0, 0], [2.5, 0, 0]], cell=[5, 5, 5], pbc=True)
+    with pytest.raises(UnknownElementError, match=r"Cl.*Li N O P S"):
+        potential.evaluate(atoms)
+
+
+def test_checkpoint_round_trip(potential, tmp_path):
+    path = save(potential, tmp_path / "model.npz")
+    again = load(path, dtype="float64")
+    assert again.config == potential.config
+    atoms = triclinic_lips()
+    assert energy(again, atoms) == energy(potential, atoms)
+    assert again.fingerprint() == potential.fingerprint()
+
+
+def test_checkpoint_errors(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match="not a superionic checkpoint"):
+        load(bad)
+    with pytest.raises(CheckpointError, match="no potential file"):
+        load(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="unknown potential 'nope'"):
+        load("nope")
+
+
+def test_float64_without_x64_is_a_clear_error():
+    if jax.config.jax_enable_x64:
+        pytest.skip("x64 already enabled in this process")
+    with pytest.raises(ValueError, match="jax_enable_x64"):
+        small_potential(dtype=jnp.float32).astype("float64")
+
+
+def test_polynomial_cutoff_is_smooth_and_zero_beyond(x64):
+    potential = small_potential(cutoff_function="polynomial")
+    dimer = Atoms("LiO", positions=[[0, 0, 0], [0, 0, 3.9999]], cell=[20, 20, 20], pbc=False)
+    far = Atoms("LiO", positions=[[0, 0, 0], [0, 0, 4.5]], cell=[20, 20, 20], pbc=False)
+    isolated = float(potential.params["species_shift_eV"][0] + potential.params["species_shift_eV"][2])
+    e_far = energy(potential, far)
+    # beyond the cutoff only the isolated-atom terms remain; at the cutoff the interaction vanishes smoothly
+    assert abs(energy(potential, dimer) - e_far) < 1e-8
+    assert np.abs(potential.evaluate(dimer)[0]["forces"]).max() < 1e-6
+    assert np.isfinite(e_far) and abs(e_far - isolated) < 10.0
