@@ -38,7 +38,7 @@ def ratio_interval_fieller(
     Returns None when b is not significantly non-zero (the interval is then unbounded).
 
     >>> [round(v, 3) for v in ratio_interval_fieller(1.0, 0.05, 2.0, 0.1)]
-    [0.43, 0.58]
+    [0.435, 0.575]
     """
     a, b = numerator, denominator
     quad = b * b - z * z * denominator_se**2
@@ -48,7 +48,7 @@ def ratio_interval_fieller(
     const = a * a - z * z * numerator_se**2
     disc = lin * lin - quad * const
     root = np.sqrt(max(disc, 0.0))
-    return (lin - root) / quad, (lin + root) / quad
+    return float((lin - root) / quad), float((lin + root) / quad)
 
 
 def guess_formal_charges(atomic_numbers: np.ndarray) -> np.ndarray:

@@ -230,7 +230,7 @@ def variance_interval(
     if qa > 0:
         if disc < 0:
             return float("nan"), float("nan")
-        root = np.sqrt(disc)
+        root = float(np.sqrt(disc))
         low, high = (-qb - root) / (2 * qa), (-qb + root) / (2 * qa)
         if high < 0:
             return float("nan"), float("nan")
@@ -238,7 +238,7 @@ def variance_interval(
     # the variance grows faster than (s − ŝ)²: no upper bound
     if disc <= 0 or qa == 0:
         return 0.0, float("inf")
-    roots = sorted([(-qb - np.sqrt(disc)) / (2 * qa), (-qb + np.sqrt(disc)) / (2 * qa)])
+    roots = sorted([(-qb - float(np.sqrt(disc))) / (2 * qa), (-qb + float(np.sqrt(disc))) / (2 * qa)])
     below = [r for r in roots if r <= estimate]
     return max(below[-1], 0.0) if below else 0.0, float("inf")
 

@@ -18,7 +18,7 @@ def msd_all_origins(x: np.ndarray) -> np.ndarray:
     Returns:
         ``[F, ...]`` MSD per lag and per trailing component (squared unit of x).
 
-    >>> msd_all_origins(np.arange(4.0)[:, None])[:, 0].tolist()
+    >>> msd_all_origins(np.arange(4.0)[:, None])[:, 0].round(12).tolist()
     [0.0, 1.0, 4.0, 9.0]
     """
     x = np.asarray(x, dtype=np.float64)

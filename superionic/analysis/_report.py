@@ -17,7 +17,7 @@ from superionic.analysis._conductivity import (
     ratio_interval_fieller,
     tracer_D_to_cm2_per_s,
 )
-from superionic.analysis._diffusion import DiffusionFit, fit_diffusion
+from superionic.analysis._diffusion import Z95, DiffusionFit, fit_diffusion
 from superionic.analysis._msd import collective_displacement
 from superionic.analysis._readers import read_trajectory
 from superionic.analysis._trajectory import Trajectory
@@ -309,27 +309,30 @@ def _load(
     return trajs
 
 
-def _analyze_temperature(
-    replicas: list[Trajectory],
-    mobile_z: int,
-    species: str,
-    charge: float | None,
-    hop_length_A: float,
-    window_ps: tuple[float, float] | None,
-    end_fraction: float,
-) -> TemperatureResult:
-    temperature = float(replicas[0].temperature_K)  # type: ignore[arg-type]
-    warnings: list[str] = []
+@dataclass(frozen=True)
+class _Carriers:
+    """The mobile ions of all replicas at one temperature, drift-removed, as MSD walkers."""
+
+    tracer: np.ndarray  # [F, sum of N_replica, 3] Å
+    collective: np.ndarray  # [F, R, 3] e·Å, one Σ q Δr per replica
+    charge_e: float
+    sum_q2_per_replica: float
+    n_ions_per_replica: float
+    n_ions_total: float
+    volume_A3: float
+    timestep_ps: float
+    n_frames: int
+
+
+def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge: float | None) -> _Carriers:
+    temperature = replicas[0].temperature_K
     dts = [r.timestep_ps for r in replicas]
     if not np.allclose(dts, dts[0], rtol=1e-6):
         raise ValueError(
             f"replicas at {temperature} K have different frame intervals {dts} ps; resample them"
         )
     n_frames = min(r.n_frames for r in replicas)
-    if any(r.n_frames != n_frames for r in replicas):
-        warnings.append(f"{temperature:g} K: replicas truncated to the shortest one ({n_frames} frames)")
-
-    tracer_walkers, charge_walkers, charges_seen, volumes, counts = [], [], [], [], []
+    tracer, collective, charges, volumes = [], [], [], []
     for r in replicas:
         mask = r.species_mask(mobile_z)
         if not mask.any():
@@ -338,40 +341,32 @@ def _analyze_temperature(
         q = np.full(mask.sum(), charge) if charge is not None else r.charges_e[mask]
         if np.any(~np.isfinite(q)):
             raise ValueError(f"the charge of {species} is unknown; pass charge= (in e) to analyze")
-        tracer_walkers.append(pos)
-        charge_walkers.append(collective_displacement(pos, q))
-        charges_seen.append(q)
+        tracer.append(pos)
+        collective.append(collective_displacement(pos, q))
+        charges.append(q)
         volumes.append(r.volumes_A3[:n_frames].mean())
-        counts.append(mask.sum())
-    q_all = np.concatenate(charges_seen)
+    q_all = np.concatenate(charges)
     if not np.allclose(q_all, q_all[0]):
         raise ValueError(
             f"{species} atoms carry different charges {np.unique(q_all)}; pass one charge= value"
         )
-
-    walkers = np.concatenate(tracer_walkers, axis=1)  # combine replicas per particle
-    dt = dts[0]
-    tracer = fit_diffusion(walkers, dt, window_ps=window_ps, end_fraction=end_fraction)
-    axes = tuple(fit_diffusion(walkers, dt, window_ps=tracer.window_ps, axis=a) for a in range(3))
-    # One collective walker per replica cannot estimate its own step shape or vibration amplitude: take the
-    # tracer's (independent vibrations add up: σ²_collective = σ²_tracer·Σq²); its steps, sums over many
-    # ions, are taken as Gaussian.
-    charge_fit = fit_diffusion(
-        np.stack(charge_walkers, axis=1),
-        dt,
-        window_ps=tracer.window_ps,
-        gaussian_steps=True,
-        anisotropy_ratio=tracer.fit.anisotropy_ratio,
-        noise_var=tracer.fit.noise_var * float(np.mean([np.sum(q**2) for q in charges_seen])),
+    return _Carriers(
+        tracer=np.concatenate(tracer, axis=1),  # replicas combined per particle, not concatenated in time
+        collective=np.stack(collective, axis=1),
+        charge_e=float(q_all[0]),
+        sum_q2_per_replica=float(np.mean([np.sum(q**2) for q in charges])),
+        n_ions_per_replica=float(np.mean([len(q) for q in charges])),
+        n_ions_total=float(len(q_all)),
+        volume_A3=float(np.mean(volumes)),
+        timestep_ps=float(dts[0]),
+        n_frames=n_frames,
     )
 
-    n_ions = float(np.mean(counts))
-    n_total = float(np.sum(counts))
-    duration = (n_frames - 1) * dt
-    n_jumps = max(0.0, n_total * 6.0 * tracer.D_A2_per_ps * duration / hop_length_A**2)
-    z_rel = tracer.relative_se * 1.959963984540054
-    observed = tracer.D_A2_per_ps > 0 and z_rel < 1 and n_jumps >= MIN_HOPS_OBSERVED
-    label = f"{temperature:g} K"
+
+def _quality_warnings(label: str, species: str, tracer: DiffusionFit, observed: bool, n_jumps: float,
+                      hop_length_A: float) -> list[str]:  # fmt: skip
+    """Plain-language warnings: no hops, too few hops (He et al.), no linear window, sub-diffusion."""
+    warnings = []
     if not observed:
         warnings.append(
             f"{label}: no {species} diffusion resolved (≈{n_jumps:.1f} hops of {hop_length_A} Å); D is reported "
@@ -393,15 +388,53 @@ def _analyze_temperature(
             f"{label}: sub-diffusive MSD in the fitting window (log-log slope {exponent:.2f} < "
             f"{MIN_MSD_EXPONENT}); the diffusive regime may not be reached"
         )
+    return warnings
+
+
+def _analyze_temperature(
+    replicas: list[Trajectory],
+    mobile_z: int,
+    species: str,
+    charge: float | None,
+    hop_length_A: float,
+    window_ps: tuple[float, float] | None,
+    end_fraction: float,
+) -> TemperatureResult:
+    temperature = float(replicas[0].temperature_K)  # type: ignore[arg-type]
+    label = f"{temperature:g} K"
+    car = _carriers(replicas, mobile_z, species, charge)
+    warnings: list[str] = []
+    if any(r.n_frames != car.n_frames for r in replicas):
+        warnings.append(f"{label}: replicas truncated to the shortest one ({car.n_frames} frames)")
+
+    dt = car.timestep_ps
+    tracer = fit_diffusion(car.tracer, dt, window_ps=window_ps, end_fraction=end_fraction)
+    axes = tuple(fit_diffusion(car.tracer, dt, window_ps=tracer.window_ps, axis=a) for a in range(3))
+    # One collective walker per replica cannot estimate its own step shape or vibration amplitude: take the
+    # tracer's (independent vibrations add up: σ²_collective = σ²_tracer·Σq²); its steps, sums over many
+    # ions, are taken as Gaussian.
+    charge_fit = fit_diffusion(
+        car.collective,
+        dt,
+        window_ps=tracer.window_ps,
+        gaussian_steps=True,
+        anisotropy_ratio=tracer.fit.anisotropy_ratio,
+        noise_var=tracer.fit.noise_var * car.sum_q2_per_replica,
+    )
+
+    duration = (car.n_frames - 1) * dt
+    n_jumps = max(0.0, car.n_ions_total * 6.0 * tracer.D_A2_per_ps * duration / hop_length_A**2)
+    observed = tracer.D_A2_per_ps > 0 and Z95 * tracer.relative_se < 1 and n_jumps >= MIN_HOPS_OBSERVED
+    warnings += _quality_warnings(label, species, tracer, observed, n_jumps, hop_length_A)
     result = TemperatureResult(
         temperature_K=temperature,
         species=species,
-        charge_e=float(q_all[0]),
+        charge_e=car.charge_e,
         n_replicas=len(replicas),
-        n_frames=n_frames,
+        n_frames=car.n_frames,
         timestep_ps=dt,
-        n_mobile_ions=n_ions,
-        volume_A3=float(np.mean(volumes)),
+        n_mobile_ions=car.n_ions_per_replica,
+        volume_A3=car.volume_A3,
         tracer=tracer,
         tracer_axes=axes,  # type: ignore[arg-type]
         charge=charge_fit,
