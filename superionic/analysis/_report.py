@@ -45,6 +45,19 @@ def _finite_or_none(value: float | None) -> float | None:
     return float(value)
 
 
+def _json_clean(obj: Any) -> Any:
+    """Recursively turn numpy scalars into Python numbers and non-finite floats into None (strict JSON)."""
+    if isinstance(obj, dict):
+        return {k: _json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
 def _pair(pair: Sequence[float] | None) -> list[float | None] | None:
     return None if pair is None else [_finite_or_none(v) for v in pair]
 
@@ -169,44 +182,46 @@ class TemperatureResult:
             for a in self.tracer_axes
         ]
         stride = max(1, self.n_frames // 200)
-        return {
-            "temperature_K": self.temperature_K,
-            "species": self.species,
-            "charge_e": self.charge_e,
-            "n_replicas": self.n_replicas,
-            "n_frames": self.n_frames,
-            "timestep_ps": self.timestep_ps,
-            "duration_ps": self.duration_ps,
-            "n_mobile_ions": self.n_mobile_ions,
-            "volume_A3": self.volume_A3,
-            "diffusion_observed": self.diffusion_observed,
-            "D_tracer_cm2_per_s": _finite_or_none(self.D_tracer_cm2_per_s),
-            "D_tracer_cm2_per_s_ci95": _pair(self.D_tracer_cm2_per_s_ci95),
-            "D_tracer_cm2_per_s_upper95": _finite_or_none(self.D_tracer_cm2_per_s_upper95),
-            "D_tracer_relative_se": self.tracer.relative_se,
-            "D_tracer_xyz_cm2_per_s": axes,
-            "D_tracer_xyz_cm2_per_s_ci95": axes_ci,
-            "sigma_mS_per_cm": _finite_or_none(self.sigma_mS_per_cm),
-            "sigma_mS_per_cm_ci95": _pair(self.sigma_mS_per_cm_ci95),
-            "sigma_mS_per_cm_upper95": _finite_or_none(self.D_tracer_cm2_per_s_upper95 * conv),
-            "sigma_charge_mS_per_cm": _finite_or_none(self.sigma_charge_mS_per_cm),
-            "sigma_charge_mS_per_cm_ci95": _pair(self.sigma_charge_mS_per_cm_ci95),
-            "haven_ratio": _finite_or_none(self.haven_ratio),
-            "haven_ratio_ci95": _pair(self.haven_ratio_ci95),
-            "conversion_mS_per_cm_per_cm2_per_s": conv,
-            "fit_window_ps": list(self.tracer.window_ps),
-            "fit_window_accepted": self.tracer.window_accepted,
-            "fit_chi2_per_dof": self.tracer.fit.chi2 / max(self.tracer.fit.dof, 1),
-            "fit_window_candidates": self.tracer.candidates,
-            "charge_fit_window_ps": list(self.charge.window_ps),
-            "msd_exponent": _finite_or_none(self.tracer.fit.msd_exponent),
-            "n_jumps_estimate": self.n_jumps_estimate,
-            "he_rule_relative_error": he_rule_relative_error(self.n_jumps_estimate),
-            "hop_length_A": self.hop_length_A,
-            "msd_time_ps": self.tracer.time_ps[::stride].tolist(),
-            "msd_tracer_A2": self.tracer.msd[::stride].tolist(),
-            "warnings": list(self.warnings),
-        }
+        return _json_clean(
+            {
+                "temperature_K": self.temperature_K,
+                "species": self.species,
+                "charge_e": self.charge_e,
+                "n_replicas": self.n_replicas,
+                "n_frames": self.n_frames,
+                "timestep_ps": self.timestep_ps,
+                "duration_ps": self.duration_ps,
+                "n_mobile_ions": self.n_mobile_ions,
+                "volume_A3": self.volume_A3,
+                "diffusion_observed": self.diffusion_observed,
+                "D_tracer_cm2_per_s": _finite_or_none(self.D_tracer_cm2_per_s),
+                "D_tracer_cm2_per_s_ci95": _pair(self.D_tracer_cm2_per_s_ci95),
+                "D_tracer_cm2_per_s_upper95": _finite_or_none(self.D_tracer_cm2_per_s_upper95),
+                "D_tracer_relative_se": self.tracer.relative_se,
+                "D_tracer_xyz_cm2_per_s": axes,
+                "D_tracer_xyz_cm2_per_s_ci95": axes_ci,
+                "sigma_mS_per_cm": _finite_or_none(self.sigma_mS_per_cm),
+                "sigma_mS_per_cm_ci95": _pair(self.sigma_mS_per_cm_ci95),
+                "sigma_mS_per_cm_upper95": _finite_or_none(self.D_tracer_cm2_per_s_upper95 * conv),
+                "sigma_charge_mS_per_cm": _finite_or_none(self.sigma_charge_mS_per_cm),
+                "sigma_charge_mS_per_cm_ci95": _pair(self.sigma_charge_mS_per_cm_ci95),
+                "haven_ratio": _finite_or_none(self.haven_ratio),
+                "haven_ratio_ci95": _pair(self.haven_ratio_ci95),
+                "conversion_mS_per_cm_per_cm2_per_s": conv,
+                "fit_window_ps": list(self.tracer.window_ps),
+                "fit_window_accepted": self.tracer.window_accepted,
+                "fit_chi2_per_dof": self.tracer.fit.chi2 / max(self.tracer.fit.dof, 1),
+                "fit_window_candidates": self.tracer.candidates,
+                "charge_fit_window_ps": list(self.charge.window_ps),
+                "msd_exponent": _finite_or_none(self.tracer.fit.msd_exponent),
+                "n_jumps_estimate": self.n_jumps_estimate,
+                "he_rule_relative_error": he_rule_relative_error(self.n_jumps_estimate),
+                "hop_length_A": self.hop_length_A,
+                "msd_time_ps": self.tracer.time_ps[::stride].tolist(),
+                "msd_tracer_A2": self.tracer.msd[::stride].tolist(),
+                "warnings": list(self.warnings),
+            }
+        )
 
 
 def he_rule_relative_error(n_jumps: float) -> float | None:
@@ -247,7 +262,8 @@ class TransportReport:
 
     @property
     def gnome_superionic_1000K(self) -> bool | None:
-        """GNoME's classification: σ(1000 K) > 10^1.18 mS/cm (None when σ(1000 K) is not available)."""
+        """GNoME's classification: σ(1000 K) > 10^1.18 mS/cm; σ(1000 K) from the Arrhenius fit when there is
+        one, else from a run at 1000 K (None when neither exists)."""
         value = self._sigma_at(1000.0)
         return None if value is None else bool(value[0] > GNOME_THRESHOLD_MS_PER_CM)
 
@@ -281,7 +297,7 @@ class TransportReport:
             d300, d300_ci = arr.D_at(300.0)
             out["D_tracer_300K_cm2_per_s"] = d300
             out["D_tracer_300K_cm2_per_s_ci95"] = _pair(d300_ci)
-        return out
+        return _json_clean(out)
 
 
 def _load(

@@ -110,7 +110,7 @@ def test_no_diffusion_gives_an_upper_bound_and_a_warning():
     vibrating = sites + rng.normal(scale=0.15, size=(n_frames, 16, 3))  # Li rattle in their cages
     traj = synthetic_trajectory(vibrating - 5.0, DT_PS, 500.0, rng=rng)
     report = analyze(traj, species="Li")
-    res = report.to_dict()["results"][0]
+    res = json.loads(json.dumps(report.to_dict(), allow_nan=False))["results"][0]  # strict JSON
     assert res["diffusion_observed"] is False
     assert res["D_tracer_cm2_per_s"] is None and res["sigma_mS_per_cm"] is None
     upper = res["D_tracer_cm2_per_s_upper95"]
