@@ -364,9 +364,8 @@ def fit_diffusion(
     to_d = 1.0 / (2 * dimensions)  # MSD = 2·dims·D·t
     low, high = variance_interval(fit.slope_per_ps, fit.slope_variance_coeffs)
     upper = variance_interval(fit.slope_per_ps, fit.slope_variance_coeffs, Z95_ONE_SIDED)[1]
-    if not np.isfinite(
-        low
-    ):  # no positive slope is compatible (ŝ well below 0): bound from the apparent MSD/t
+    if not np.isfinite(low):
+        # no positive slope is compatible (ŝ well below 0): bound it with the variance at the apparent MSD/t
         apparent = float(msd[fit.lags[-1]] / (fit.lags[-1] * timestep_ps))
         a, b, c = fit.slope_variance_coeffs
         low, high = 0.0, Z95 * np.sqrt(a * apparent**2 + b * apparent + c)
