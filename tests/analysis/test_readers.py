@@ -94,7 +94,14 @@ def _write_mdanalysis_h5md(path, positions, cells, dt_ps):
     wrapped = np.einsum("fni,fij->fnj", frac - np.floor(frac), mda_cells).astype(np.float32)
     universe = mda.Universe.empty(positions.shape[1], trajectory=False)
     universe.load_new(wrapped, format=MemoryReader, dimensions=dims, dt=dt_ps)
-    with H5MDWriter(str(path), universe.atoms.n_atoms, velocities=False, forces=False) as writer:
+    with H5MDWriter(
+        str(path),
+        universe.atoms.n_atoms,
+        velocities=False,
+        forces=False,
+        lengthunit="Angstrom",
+        timeunit="ps",
+    ) as writer:
         for _ in universe.trajectory:
             writer.write(universe.atoms)
     return wrapped
