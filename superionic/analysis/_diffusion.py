@@ -21,7 +21,7 @@ from superionic.analysis._covariance import (
     fourth_cumulant_per_frame,
     msd_covariance_terms,
 )
-from superionic.analysis._msd import displacement_cumulants, msd_all_origins
+from superionic.analysis._msd import displacement_cumulants, mean_msd_per_axis
 
 Z95 = float(stats.norm.ppf(0.975))
 Z95_ONE_SIDED = float(stats.norm.ppf(0.95))
@@ -292,7 +292,7 @@ def fit_diffusion(
     """
     n_frames, n_walkers, _ = walkers.shape
     duration_ps = (n_frames - 1) * timestep_ps
-    per_axis = msd_all_origins(walkers).mean(axis=1)  # [F, 3]
+    per_axis = mean_msd_per_axis(walkers)  # [F, 3]
     msd = per_axis.sum(axis=1) if axis is None else per_axis[:, axis]
     dimensions = 3 if axis is None else 1
 

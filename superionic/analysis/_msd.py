@@ -66,3 +66,12 @@ def displacement_cumulants(x: np.ndarray, lag: int) -> tuple[np.ndarray, float, 
     second = steps.T @ steps / steps.shape[0]
     norm2 = np.einsum("ki,ki->k", steps, steps)
     return second, float(np.mean(norm2**2)), np.mean(steps**4, axis=0)
+
+
+def mean_msd_per_axis(walkers: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Walker-averaged all-origins MSD per axis, ``[F, 3]``, from ``[F, W, 3]`` (chunked over walkers so a
+    long trajectory of many ions never needs a second full-size complex array)."""
+    total = np.zeros((walkers.shape[0], walkers.shape[2]))
+    for start in range(0, walkers.shape[1], chunk):
+        total += msd_all_origins(walkers[:, start : start + chunk]).sum(axis=1)
+    return total / walkers.shape[1]
