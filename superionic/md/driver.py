@@ -256,7 +256,7 @@ class _Run:
         save = config.save_every_steps
         self.eq_steps = math.ceil(config.equilibration_steps / save) * save
         self.prod_steps = config.production_steps
-        self.paths = [out_dir / (_file_stem(system, t, r) + ".h5") for _, t, r in members]
+        self.paths = [out_dir / (_file_stem(system, t, r) + ".h5md") for _, t, r in members]
         self.topologies = [p.with_suffix(".pdb") for p in self.paths]
         self.checkpoint = out_dir / f"{system.name}.checkpoint.npz"
         self._compiled: dict[str, Any] = {}
@@ -297,9 +297,9 @@ class _Run:
             )
         return self._compiled[key]
 
-    def init_carry(self, phase: str, positions, momenta, boxes, capacity=(0, None)) -> Carry:
+    def init_carry(self, phase: str, positions, momenta, boxes, exact_capacity=None) -> Carry:
         integ = self.integrator(phase)
-        nbrs = nl.allocate_batch(self.neighbor_fn, positions, boxes, min_capacity=capacity)
+        nbrs = nl.allocate_batch(self.neighbor_fn, positions, boxes, exact_capacity=exact_capacity)
         keys = jax.vmap(lambda k: jax.random.fold_in(k, 1 if phase == "production" else 0))(
             jnp.asarray(self.keys)
         )

@@ -2,7 +2,7 @@
 
 One file per member (temperature/replica). Frames are appended per chunk and flushed, so a killed run leaves a
 readable file; on restart the file is truncated back to the last checkpointed frame and appended to.
-A topology file (first frame as PDB) is written beside it, so that ``MDAnalysis.Universe("x.pdb", "x.h5")`` works.
+Files end in ``.h5md`` (MDAnalysis picks its reader from the extension). A topology file (first frame as PDB) is written beside it, so that ``MDAnalysis.Universe("x.pdb", "x.h5md")`` works.
 """
 
 from __future__ import annotations

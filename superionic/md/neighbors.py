@@ -80,28 +80,39 @@ def allocate_batch(
     boxes: jax.Array,
     *,
     min_capacity: tuple[int, int | None] = (0, None),
+    exact_capacity: tuple[int, int | None] | None = None,
 ) -> NeighborList:
     """Allocate one neighbour list per member with a shared capacity (the largest any member needs, and at least
-    ``min_capacity``), stacked along a leading member axis.
+    ``min_capacity``), stacked along a leading member axis. The result is checked: if it cannot hold the pairs of
+    ``positions`` (e.g. a small ``capacity_multiplier``), the capacity grows until it can, so that forces computed
+    with it are exact.
 
-    positions: fractional [M, N, 3]; boxes: [M, 3, 3] (columns = lattice vectors).
+    ``exact_capacity`` (restart) reproduces a saved capacity instead.
+
+    positions: fractional [M, N, 3]; boxes: [M, 3, 3].
     """
     positions = jnp.asarray(positions)
     boxes = jnp.asarray(boxes)
     n_members, n_atoms = positions.shape[0], positions.shape[1]
     allocs = [neighbor_fn.allocate(positions[m], box=boxes[m]) for m in range(n_members)]
-    occupancy = max([a.max_occupancy for a in allocs] + [min_capacity[0]])
-    occupancy = min(occupancy, _capacity_limit(allocs[0], n_atoms))
     # The member with the narrowest box has the largest fractional cells: its cell grid serves every member.
-    template = allocs[int(np.argmin([_min_width(np.asarray(b)) for b in boxes]))]
-    changes: dict[str, Any] = {"max_occupancy": int(occupancy)}
-    if template.cell_list_capacity is not None:
+    base = allocs[int(np.argmin([_min_width(np.asarray(b)) for b in boxes]))]
+    occupancy = max([a.max_occupancy for a in allocs] + [min_capacity[0]])
+    cells = None
+    if base.cell_list_capacity is not None:
         cell_caps = [a.cell_list_capacity for a in allocs if a.cell_list_capacity is not None]
-        if min_capacity[1] is not None:
-            cell_caps.append(min_capacity[1])
-        changes["cell_list_capacity"] = int(max(cell_caps))
-    template = _resized(template, **changes)
-    return _rebuild_batch(neighbor_fn, template, positions, boxes)
+        cells = max(cell_caps + ([min_capacity[1]] if min_capacity[1] is not None else []))
+    if exact_capacity is not None:
+        occupancy, cells = exact_capacity
+    for _ in range(50):
+        occupancy = min(occupancy, _capacity_limit(base, n_atoms))
+        template = _resized(base, int(occupancy), None if cells is None else int(cells))
+        stacked = _rebuild_batch(neighbor_fn, template, positions, boxes)
+        code = int(np.bitwise_or.reduce(np.asarray(stacked.error.code).ravel())) & RECOVERABLE_ERRORS
+        if not code:
+            return stacked
+        occupancy, cells = grown_capacity(stacked, code, n_atoms)
+    raise RuntimeError(f"could not allocate a neighbour list without {describe_error(code)}")
 
 
 @partial(jax.jit, static_argnums=0)
@@ -120,7 +131,9 @@ def _resized(nbrs: NeighborList, max_occupancy: int, cell_list_capacity: int | N
         idx = jnp.concatenate([idx, jnp.full((*idx.shape[:-1], max_occupancy - k0), n, idx.dtype)], axis=-1)
     else:
         idx = idx[..., :max_occupancy]
-    changes: dict[str, Any] = {"idx": idx, "max_occupancy": max_occupancy}
+    # The error code is cleared: it described the old capacity (an allocation that is already too small sets it).
+    error = partition.PartitionError(jnp.zeros_like(nbrs.error.code))
+    changes: dict[str, Any] = {"idx": idx, "max_occupancy": max_occupancy, "error": error}
     if (
         nbrs.cell_size is not None
     ):  # jax-md leaves a jax array in this static field; pytree metadata must be hashable

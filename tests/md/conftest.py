@@ -17,7 +17,8 @@ from superionic import md
 
 ARGON_A = 5.30  # Å, FCC lattice constant near the LJ minimum for this cutoff
 CUTOFF_A = 7.0
-SKIN_A = 0.5
+SKIN_A = 0.45  # cutoff + skin = 7.45 Å sits just below the 4th FCC shell (a sqrt(2) = 7.495 Å): vibrations
+# bring those pairs into the list, so its occupancy grows during a run (used by the overflow test).
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -52,6 +53,7 @@ def reference_config(**changes) -> md.MDConfig:
         chunk_steps=50,
         skin_A=SKIN_A,
         thermostat_tau_fs=250.0,
+        capacity_multiplier=2.0,  # ample: the reference run never reallocates
         precision="float64",
         write_velocities=True,
         progress=False,
