@@ -1,0 +1,114 @@
+"""Datasets, splits, statistics, ordering and sampling helpers, resumable labelling."""
+
+from __future__ import annotations
+
+import ase
+import numpy as np
+import pytest
+from ase.build import bulk
+from conftest import structures
+from pymatgen.core import Lattice, Structure
+
+from superionic.training.dataset import composition_split, dataset_statistics, reduced_formula
+from superionic.training.labelling import PotentialTeacher, attach_labels, label_structures, read_labelled
+from superionic.training.sampling import order_structure, rattle, remove_close_contacts, strain, substitute
+
+
+def test_reduced_formula_is_supercell_invariant():
+    li2s = bulk("Li2S", "fluorite", a=5.7)
+    assert reduced_formula(li2s) == reduced_formula(li2s * (2, 1, 3)) == "Li2S"
+
+
+def test_composition_split_groups_formulas_and_covers_every_element():
+    formulas = [f"Li{k}S" for k in range(1, 40)] * 2 + ["LiXe"]
+    splits = composition_split(formulas, (0.6, 0.2, 0.2), seed=3)
+    by_formula = {}
+    for f, s in zip(formulas, splits, strict=True):
+        assert by_formula.setdefault(f, s) == s  # one split per composition
+    assert {"train", "val", "test"} <= set(splits)
+    assert by_formula["LiXe"] == "train"  # Xe occurs nowhere else
+    assert splits == composition_split(formulas, (0.6, 0.2, 0.2), seed=3)  # stable
+    with pytest.raises(ValueError, match="summing to 1"):
+        composition_split(formulas, (0.5, 0.2, 0.2))
+
+
+def test_statistics_recover_reference_energies_and_neighbours():
+    # Energies exactly linear in composition: the least-squares references are exact, the residual zero.
+    reference = {"Li": -1.9, "S": -4.1, "N": -8.3}
+    data = []
+    rng = np.random.default_rng(1)
+    for atoms in structures(6, seed=1):
+        atoms = substitute(atoms, {"Li": "S"}, float(rng.uniform(0.1, 0.5)), rng)  # varied compositions
+        energy = sum(reference[s] for s in atoms.get_chemical_symbols())
+        forces = np.full((len(atoms), 3), 0.5)
+        data.append(attach_labels(atoms, {"energy": energy, "forces": forces, "stress": np.zeros((3, 3))}))
+    stats = dataset_statistics(data, ("Li", "N", "S"), cutoff_A=3.0)
+    np.testing.assert_allclose(stats.reference_energies_eV, [-1.9, -8.3, -4.1], atol=1e-5)
+    assert stats.residual_energy_rms_eV_per_atom < 1e-6
+    assert stats.force_rms_eV_per_A == pytest.approx(0.5)
+    # fcc Cu (a = 3.61 Å): 12 nearest neighbours at 2.55 Å, next shell at 3.61 Å.
+    cu = attach_labels(
+        bulk("Cu", "fcc", a=3.61), {"energy": 0.0, "forces": np.zeros((1, 3)), "stress": np.zeros((3, 3))}
+    )
+    assert dataset_statistics([cu], ("Cu",), cutoff_A=3.0).mean_neighbors == 12.0
+
+
+def _disordered_rocksalt() -> Structure:
+    # LiCl rock salt with half the Li sites vacant and the anion site shared Cl0.5 Br0.5: 2x2x2 cells.
+    s = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.6), [{"Li": 0.5}, {"Cl": 0.5, "Br": 0.5}], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
+    s.make_supercell([2, 2, 2])
+    return s
+
+
+def test_order_structure_fixes_composition_and_varies_with_seed():
+    s = _disordered_rocksalt()  # 32 Li sites at 0.5, 32 anion sites Cl/Br
+    a = order_structure(s, np.random.default_rng(0))
+    b = order_structure(s, np.random.default_rng(1))
+    for atoms in (a, b):
+        symbols = atoms.get_chemical_symbols()
+        assert (symbols.count("Li"), symbols.count("Cl"), symbols.count("Br")) == (16, 16, 16)
+    assert (
+        not np.array_equal(a.positions, b.positions) or a.get_chemical_symbols() != b.get_chemical_symbols()
+    )
+    again = order_structure(s, np.random.default_rng(0))
+    assert again.get_chemical_symbols() == a.get_chemical_symbols()
+
+
+def test_remove_close_contacts_drops_split_site_partner():
+    atoms = ase.Atoms("Li3", positions=[[0, 0, 0], [0.5, 0, 0], [3, 3, 3]], cell=np.eye(3) * 6, pbc=True)
+    assert len(remove_close_contacts(atoms)) == 2
+
+
+def test_rattle_strain_substitute():
+    rng = np.random.default_rng(0)
+    base = bulk("Li2S", "fluorite", a=5.7, cubic=True)
+    moved = rattle(base, 0.1, rng)
+    assert 0.05 < np.std(moved.positions - base.positions) < 0.2
+    strained = strain(base, 0.02, rng)
+    np.testing.assert_allclose(strained.get_scaled_positions(), base.get_scaled_positions(), atol=1e-12)
+    assert not np.allclose(strained.cell[:], base.cell[:])
+    swapped = substitute(base, {"Li": "Na"}, 0.5, rng)
+    assert swapped.get_chemical_symbols().count("Na") == 4
+    with pytest.raises(ValueError, match="unknown element"):
+        substitute(base, {"Li": "Qq"}, 0.5, rng)
+
+
+def test_labelling_resumes_and_matches_direct_evaluation(teacher, tmp_path):
+    atoms = structures(5, seed=2)
+    paths = label_structures(atoms, PotentialTeacher(teacher), tmp_path, chunk_size=2, progress=False)
+    assert [p.name for p in paths] == ["chunk_00000.extxyz", "chunk_00001.extxyz", "chunk_00002.extxyz"]
+    first = read_labelled(tmp_path)
+    paths[1].unlink()  # an interrupted run: chunk 1 missing
+    label_structures(atoms, PotentialTeacher(teacher), tmp_path, chunk_size=2, progress=False)
+    resumed = read_labelled(tmp_path)
+    direct = teacher.evaluate(atoms)
+    assert len(first) == len(resumed) == 5
+    for a, b, d in zip(first, resumed, direct, strict=True):
+        assert a.get_potential_energy() == b.get_potential_energy()
+        np.testing.assert_allclose(a.get_forces(), d["forces"], atol=1e-5)
+        np.testing.assert_allclose(a.get_stress(voigt=False), d["stress"], atol=1e-6)
+    assert np.abs(first[0].get_forces()).max() > 0.05  # non-trivial labels
+    with pytest.raises(ValueError, match="different inputs"):
+        label_structures(atoms[:4], PotentialTeacher(teacher), tmp_path, chunk_size=2, progress=False)
