@@ -3,7 +3,8 @@
 What it runs: Langevin NVT molecular dynamics with ASE, forces and energies from the SevenNet-0 foundation
 potential (``sevenn``'s ASE calculator, CPU), on an alpha-Li3N 2x2x2 supercell with one Li vacancy (31 atoms;
 the vacancy makes Li hop within a few ps) at 1200 K, 2 fs time step, 0.5 ps of equilibration that is not
-written, then 5 ps written every 20 fs (250 frames). Wall time on one CPU core: about 15 minutes.
+written, then 5 ps written every 20 fs (251 frames). Wall time on one CPU core: about 15 minutes on an idle
+machine (31 minutes when the committed file was generated, on a shared, loaded one).
 
 Why it exists: the analysis tests need one trajectory from a real potential to compare our D with kinisi and
 pymatgen-analysis-diffusion, and to exercise the reader on the layout of ``docs/h5md_layout.md``. It does not

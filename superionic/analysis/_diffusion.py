@@ -48,7 +48,8 @@ class LineFit:
         param_cov: ``[2, 2]`` covariance of (slope, intercept) at the fitted values.
         lags: ``[L]`` fitted lags, frames.
         chi2: GLS χ² of the residuals; ``dof`` = L − 2; ``p_value`` its upper tail probability.
-        msd_exponent: slope of log MSD vs log t across the window (1 for diffusion, < 1 sub-diffusive).
+        msd_exponent: slope of log(MSD − offset) vs log t across the window, offset = the fitted intercept if
+            positive (1 for diffusion, < 1 sub-diffusive; NaN when the MSD does not rise above the offset).
         hop_sq: K / tr(S) used (MSD unit; squared hop length for lattice hops, 0 for Gaussian steps).
         anisotropy_ratio: tr(S²)/tr(S)² used.
         noise_var: localisation-noise variance per axis used (MSD unit).
@@ -192,9 +193,13 @@ def fit_line_window(
     )
     chi2 = float(white_res @ white_res)
     dof = len(lags) - 2
-    positive = y > 0
+    # log-log slope after removing the vibrational offset (a plateau would otherwise read as sub-diffusion)
+    above = y - max(float(beta[1]), 0.0)
+    positive = above > 0
     exponent = (
-        float(np.polyfit(np.log(t[positive]), np.log(y[positive]), 1)[0]) if positive.sum() >= 2 else np.nan
+        float(np.polyfit(np.log(t[positive]), np.log(above[positive]), 1)[0])
+        if positive.sum() >= max(3, len(y) // 2)
+        else np.nan
     )
     return LineFit(
         slope_per_ps=float(beta[0]),
