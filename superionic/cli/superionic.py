@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from superionic import __version__
+from superionic.cli import potentials
 from superionic.cli._common import not_implemented
 
 SUBCOMMANDS = {
@@ -16,13 +17,18 @@ SUBCOMMANDS = {
     "potentials": "list, import and inspect potentials",
 }
 
+# Subcommands with an implementation: modules with add_arguments(parser) and run(args) -> exit status.
+IMPLEMENTED = {"potentials": potentials}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="superionic", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in SUBCOMMANDS.items():
-        sub.add_parser(name, help=help_text)
+        command = sub.add_parser(name, help=help_text)
+        if name in IMPLEMENTED:
+            IMPLEMENTED[name].add_arguments(command)
     return parser
 
 
@@ -32,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command in IMPLEMENTED:
+        return IMPLEMENTED[args.command].run(args)
     return not_implemented(f"superionic {args.command}")
 
 

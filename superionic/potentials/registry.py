@@ -88,3 +88,7 @@ def load(name_or_path: str | os.PathLike | Potential, dtype: str = "float32") ->
         hint = entry.how_to_get.format(name=entry.name)
         raise FileNotFoundError(f"potential '{entry.name}' is not available on this machine: {hint}")
     return load_file(entry.path, dtype=dtype)
+
+
+# Importers register the names they can create; importing them here makes every name known to load().
+from superionic.potentials import sevennet as _sevennet  # noqa: E402, F401
