@@ -13,7 +13,7 @@ layout contract with h5py alone.
 
 Usage (needs the ``teacher`` extra: torch, sevenn)::
 
-    python scripts/make_analysis_fixture.py --out tests/data/li3n_vac_1200K.h5
+    python scripts/make_analysis_fixture.py --out tests/data/li3n_vac_1200K.h5md
 
 The output is deterministic for a given seed and library versions, up to floating-point reduction order.
 """
@@ -102,7 +102,7 @@ def write_h5md(path: Path, frames: dict[str, list], atoms: Atoms, params: dict) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "tests" / "data" / "li3n_vac_1200K.h5")
+    parser.add_argument("--out", type=Path, default=REPO / "tests" / "data" / "li3n_vac_1200K.h5md")
     parser.add_argument("--temperature-K", type=float, default=1200.0)
     parser.add_argument("--timestep-fs", type=float, default=2.0)
     parser.add_argument("--equilibration-ps", type=float, default=0.5)
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     write_h5md(args.out, frames, atoms, params)
     first = atoms.copy()
     first.positions = frames["pos"][0]
-    write(args.out.with_suffix(".extxyz"), first)
+    write(args.out.with_suffix(".pdb"), first)  # topology beside the trajectory, as md/ writes it
     print(f"wrote {args.out} ({len(frames['step'])} frames) in {time.time() - start:.0f} s")
 
 

@@ -196,7 +196,21 @@ def _read_mdanalysis_h5md(path: Path) -> dict[str, Any]:
     """Any H5MD file MDAnalysis' H5MDReader reads (units converted by MDAnalysis to Å and ps)."""
     import MDAnalysis as mda
 
-    universe = mda.Universe(str(path), format="H5MD")
+    with h5py.File(path, "r") as f:
+        group = f["particles"][next(iter(f["particles"]))]
+        numbers = None
+        if "species" in group:  # H5MD allows a fixed dataset or a time series (then the first frame)
+            species = group["species"]
+            species = species if isinstance(species, h5py.Dataset) else species["value"][0]
+            numbers = np.asarray(species, dtype=np.int64)
+        data = next((group[k]["value"] for k in ("position", "velocity", "force") if k in group), None)
+        if data is None:
+            raise ValueError(f"{path} has no particles/<group>/position; it is not an H5MD trajectory")
+        n_atoms = int(data.shape[1])
+    # An empty universe instead of MDAnalysis' minimal-topology parser, which only knows the group name
+    # "trajectory"; MDAnalysis' reader still does the reading and the unit conversion.
+    universe = mda.Universe.empty(n_atoms, trajectory=False)
+    universe.load_new(str(path), format="H5MD")
     n_frames = universe.trajectory.n_frames
     positions = np.empty((n_frames, universe.atoms.n_atoms, 3))
     cells = np.empty((n_frames, 3, 3))
@@ -209,11 +223,6 @@ def _read_mdanalysis_h5md(path: Path) -> dict[str, Any]:
             )
         cells[i] = ts.triclinic_dimensions
         times[i] = ts.time
-    numbers = None
-    with h5py.File(path, "r") as f:
-        group = f["particles"][next(iter(f["particles"]))]
-        if "species" in group and isinstance(group["species"], h5py.Dataset):
-            numbers = np.asarray(group["species"], dtype=np.int64)
     return {
         "positions_A": positions,
         "cells_A": cells,

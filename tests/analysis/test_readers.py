@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from analysis_walks import gaussian_walks, synthetic_trajectory
@@ -10,7 +12,7 @@ from ase.io import write
 
 from superionic.analysis import read_trajectory, remove_framework_drift, unwrap_positions
 
-LI3N_FIXTURE = "tests/data/li3n_vac_1200K.h5"
+LI3N_FIXTURE = Path(__file__).resolve().parents[1] / "data" / "li3n_vac_1200K.h5md"
 
 
 def _fluctuating_triclinic_cells(n_frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -80,6 +82,14 @@ def test_reads_our_layout_fixture():
     assert step.max() < 1.5  # continuous (unwrapped)
     displacement = np.linalg.norm(traj.positions_A[-1] - traj.positions_A[0], axis=-1)
     assert displacement.max() > 2.0  # some Li moved at least one hop: a real diffusion fixture
+
+
+def test_our_layout_through_the_generic_mdanalysis_reader_gives_the_same_trajectory():
+    ours = read_trajectory(LI3N_FIXTURE)
+    generic = read_trajectory(LI3N_FIXTURE, format="h5md", temperature_K=1200.0)  # species from the file
+    np.testing.assert_array_equal(generic.atomic_numbers, ours.atomic_numbers)
+    np.testing.assert_allclose(generic.positions_A, ours.positions_A, atol=1e-4)  # MDAnalysis reads float32
+    np.testing.assert_allclose(generic.times_ps, ours.times_ps, atol=1e-6)
 
 
 def _write_mdanalysis_h5md(path, positions, cells, dt_ps):

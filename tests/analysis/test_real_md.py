@@ -4,6 +4,7 @@ our D against kinisi (McCluskey et al.) and pymatgen-analysis-diffusion (GNoME's
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from ase import Atoms
 from superionic.analysis import analyze, read_trajectory
 from superionic.analysis._units import A2_PER_PS_TO_CM2_PER_S
 
-FIXTURE = "tests/data/li3n_vac_1200K.h5"
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "li3n_vac_1200K.h5md"
 
 
 @pytest.fixture(scope="module")
