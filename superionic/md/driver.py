@@ -71,6 +71,18 @@ class MDResult:
     ns_per_day: float  # simulated time per member per day of wall time (this call, compilation included)
     atom_steps_per_s: float  # members x atoms x steps per second (this call)
     neighbor_reallocations: int = 0  # chunks redone after a neighbour-list overflow (this call)
+    chunk_timings: tuple[tuple[int, float], ...] = ()  # (steps, wall seconds incl. I/O) per chunk (this call)
+
+    @property
+    def steady_atom_steps_per_s(self) -> float:
+        """Throughput without compilation: chunks after the first of each compiled program."""
+        timed = self.chunk_timings[1:] if len(self.chunk_timings) > 1 else self.chunk_timings
+        steps, wall = sum(t[0] for t in timed), sum(t[1] for t in timed)
+        return self.n_members * self.n_atoms * steps / wall if wall > 0 else float("nan")
+
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
 
     @property
     def trajectories(self) -> list[Path]:
@@ -261,6 +273,7 @@ class _Run:
         self.checkpoint = out_dir / f"{system.name}.checkpoint.npz"
         self._compiled: dict[str, Any] = {}
         self.reallocations = 0
+        self.chunk_timings: list[tuple[int, float]] = []
 
     # -- compiled pieces ----------------------------------------------------------------------------------------
     def integrator(self, phase: str) -> Integrator:
@@ -534,6 +547,7 @@ def _run_phase(
     steps_run = 0
     while step_done < n_steps:
         n_active = min(c.frames_per_chunk, math.ceil((n_steps - step_done) / save))
+        t_chunk = time.perf_counter()
         start = carry
         for _attempt in range(20):
             new, frames = chunk(start, r.kT, r.kT_start, r.max_kT, jnp.int32(step_done), jnp.int32(n_active))
@@ -569,6 +583,8 @@ def _run_phase(
         step_done += n_active * save
         steps_run += n_active * save
         _checkpoint(r, carry, phase, step_done, frames_written)
+        if phase == "production":
+            r.chunk_timings.append((n_active * save, time.perf_counter() - t_chunk))
         if bar is not None:
             bar.update(n_active * save)
             t_ps = (r.eq_steps if phase == "production" else 0) + step_done
@@ -660,4 +676,5 @@ def _summarise(r: _Run, wall: float, steps_run: int) -> MDResult:
         ns_per_day=sim_ns / wall * 86400.0 if wall > 0 else float("nan"),
         atom_steps_per_s=r.M * r.n_atoms * steps_run / wall if wall > 0 else float("nan"),
         neighbor_reallocations=r.reallocations,
+        chunk_timings=tuple(r.chunk_timings),
     )
