@@ -10,7 +10,8 @@ Stages (each resumable; run them in order, or ``all``)::
 
 Data: the OBELiX training split (../shared/data/obelix/cifs, CC BY 4.0). Disordered CIFs are ordered by
 :func:`superionic.training.sampling.order_structure` (a fresh random ordering per sample, so the Li/vacancy
-arrangements vary), then strained and rattled. Splits are by composition (hash of the reduced formula) with
+arrangements vary) after symmetrising the noisy CIF positions, then strained (<= 2 %) and rattled
+(<= 0.08 Å). Splits are by composition (hash of the reduced formula) with
 every element forced into train; validation and test compositions are never trained on.
 """
 
@@ -35,7 +36,7 @@ def sample(workdir: Path, atoms_budget_train: int, configs_eval: int) -> None:
     from pymatgen.core import Structure
 
     from superionic.training.dataset import composition_split
-    from superionic.training.sampling import order_structure, rattle, strain
+    from superionic.training.sampling import order_structure, rattle, strain, symmetrize
 
     warnings.filterwarnings("ignore")
     out = workdir / "samples.extxyz"
@@ -45,13 +46,7 @@ def sample(workdir: Path, atoms_budget_train: int, configs_eval: int) -> None:
     rng = np.random.default_rng(SEED)
     entries = []
     for path in sorted(OBELIX.glob("*.cif")):
-        structure = Structure.from_file(path)
-        try:
-            primitive = structure.get_primitive_structure(tolerance=0.3)
-            if len(primitive) < len(structure):
-                structure = primitive
-        except Exception as err:  # symmetry search can fail on noisy CIFs: keep the cell
-            print(f"{path.name}: no primitive cell ({err})")
+        structure = symmetrize(Structure.from_file(path))
         entries.append((path.stem, structure, structure.composition.reduced_formula))
     splits = composition_split([f for _, _, f in entries], (0.8, 0.1, 0.1), seed=SEED)
     element_count: dict[str, int] = {}
@@ -69,8 +64,8 @@ def sample(workdir: Path, atoms_budget_train: int, configs_eval: int) -> None:
             k = configs_eval
         for c in range(k):
             atoms = order_structure(structure, rng)
-            atoms = strain(atoms, float(rng.uniform(0.0, 0.03)), rng)
-            atoms = rattle(atoms, float(rng.uniform(0.02, 0.15)), rng)
+            atoms = strain(atoms, float(rng.uniform(0.0, 0.02)), rng)
+            atoms = rattle(atoms, float(rng.uniform(0.01, 0.08)), rng)
             atoms.info.update({"source": f"obelix:{name}", "formula": formula, "split": split, "sample": c})
             structures[split].append(atoms)
     order = rng.permutation(len(structures["train"]))
@@ -93,21 +88,154 @@ def label(workdir: Path, source: str, target: str, chunk_size: int) -> None:
     label_structures(structures, teacher, workdir / target, chunk_size=chunk_size)
 
 
+# The shipped default's architecture: 2 layers, l_max 1, 32 scalars + 16 vectors, 4.5 Å (see the model card
+# and scripts/benchmark_speed.py for the speed/accuracy trade-off that chose it).
+DEFAULT_MODEL = {
+    "num_layers": 2,
+    "hidden_irreps": "32x0e+16x1e",
+    "sh_lmax": 1,
+    "cutoff_A": 4.5,
+    "num_radial_basis": 8,
+    "cutoff_function": "polynomial",
+    "radial_mlp": [32],
+}
+# Labelled structures with a larger force component are clashes left by ordering/rattling, not MD states.
+MAX_FORCE_EV_PER_A = 25.0
+DEFAULT_TRAINING = {
+    "seed": 0,
+    "epochs": 40,
+    "batch_size": 8,
+    "learning_rate": 5e-3,
+    "warmup_epochs": 1.0,
+    "final_lr_fraction": 0.02,
+    "loss": "huber",
+    "huber_delta": 0.01,
+    "energy_weight": 1.0,
+    "force_weight": 1.0,
+    "stress_weight": 0.02,
+    "grad_clip_norm": 10.0,
+    "ema_decay": 0.995,
+}
+
+
+def labelled_splits(workdir: Path, max_train_chunks: int | None):
+    """(train, val, test) labelled structures; train from the first ``max_train_chunks`` finished chunks."""
+    import ase.io
+
+    from superionic.training.dataset import drop_force_outliers
+
+    chunks = sorted((workdir / "labels").glob("chunk_*.extxyz"))
+    structures = []
+    for k, path in enumerate(chunks):
+        if not (workdir / "labels" / f"chunk_{k:05d}.extxyz").is_file():
+            break  # contiguous prefix only
+        structures.extend(ase.io.read(path, index=":", format="extxyz"))
+    by_split = {"train": [], "val": [], "test": []}
+    kept = drop_force_outliers(structures, MAX_FORCE_EV_PER_A)
+    if len(kept) < len(structures):
+        print(
+            f"dropped {len(structures) - len(kept)} of {len(structures)} structures with |F| > {MAX_FORCE_EV_PER_A} eV/Å"
+        )
+    for atoms in kept:
+        by_split[atoms.info["split"]].append(atoms)
+    if max_train_chunks is not None:
+        per_chunk = json.loads((workdir / "labels" / "manifest.json").read_text())["chunk_size"]
+        eval_count = len(by_split["val"]) + len(by_split["test"])
+        limit = max(0, max_train_chunks * per_chunk - eval_count)
+        by_split["train"] = by_split["train"][:limit]
+    return by_split["train"], by_split["val"], by_split["test"]
+
+
+def train_stage(
+    workdir: Path, max_train_chunks: int | None, epochs: int | None, model: dict, run: str
+) -> None:
+    from superionic.training.config import TrainConfig
+    from superionic.training.trainer import initial_potential, train
+
+    train_set, val_set, _ = labelled_splits(workdir, max_train_chunks)
+    print(f"train {len(train_set)} structures ({sum(len(a) for a in train_set)} atoms), val {len(val_set)}")
+    options = DEFAULT_TRAINING | ({"epochs": epochs} if epochs else {})
+    config = TrainConfig.from_dict(options)
+    species = sorted({s for a in train_set + val_set for s in a.get_chemical_symbols()}, key=_atomic_number)
+    initial = initial_potential(train_set, dict(model, species=species), config.seed, name="default")
+    provenance = {
+        "teacher": "sevennet-0 (SevenNet-0 11Jul2024, imported; MIT)",
+        "data": "OBELiX train split CIFs (CC BY 4.0), ordered, strained, rattled; labelled by the teacher",
+        "num_train_structures": len(train_set),
+        "script": "scripts/make_default_potential.py",
+    }
+    train(initial, train_set, val_set, config, workdir / run, provenance)
+
+
+def _atomic_number(symbol: str) -> int:
+    from ase.data import atomic_numbers
+
+    return atomic_numbers[symbol]
+
+
+def evaluate_stage(workdir: Path, run: str) -> None:
+    from superionic.potentials import load
+    from superionic.training.trainer import evaluate
+
+    _, val_set, test_set = labelled_splits(workdir, None)
+    potential = load(workdir / run / "best.npz")
+    report = {
+        "checkpoint": str(workdir / run / "best.npz"),
+        "test_heldout_compositions": evaluate(potential, test_set),
+        "val": evaluate(potential, val_set),
+        "num_test_structures": len(test_set),
+        "num_test_compositions": len({a.info["formula"] for a in test_set}),
+    }
+    (workdir / run / "evaluation.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+
+
+def ship_stage(workdir: Path, run: str) -> None:
+    """Copy the best checkpoint into the package as ``default`` with its evaluation in the provenance."""
+    from superionic.potentials import load, save
+    from superionic.potentials.registry import PACKAGE_POTENTIALS
+
+    potential = load(workdir / run / "best.npz")
+    evaluation_path = workdir / run / "evaluation.json"
+    provenance = dict(potential.provenance)
+    if evaluation_path.is_file():
+        evaluation = json.loads(evaluation_path.read_text())
+        provenance["heldout_test_metrics"] = evaluation["test_heldout_compositions"]
+        provenance["num_test_structures"] = evaluation["num_test_structures"]
+    provenance["model_card"] = "superionic/data/potentials/default.md"
+    shipped = save(
+        type(potential)(potential.config, potential.params, "default", provenance),
+        PACKAGE_POTENTIALS / "default",
+    )
+    print(f"shipped {shipped} ({shipped.stat().st_size / 1e6:.2f} MB)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("stage", choices=["sample", "label", "train", "evaluate", "ship", "all"])
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "default")
-    parser.add_argument("--atoms-budget", type=int, default=1000, help="atoms sampled per training CIF")
+    parser.add_argument("--atoms-budget", type=int, default=600, help="atoms sampled per training CIF")
     parser.add_argument("--configs-eval", type=int, default=3, help="samples per validation/test CIF")
     parser.add_argument("--chunk-size", type=int, default=24)
+    parser.add_argument("--max-train-chunks", type=int, help="train on the first K label chunks only")
+    parser.add_argument("--epochs", type=int, help="override the number of epochs")
+    parser.add_argument("--run", default="train", help="training subfolder of the workdir")
+    parser.add_argument("--model", type=json.loads, default=None, help="JSON overrides of DEFAULT_MODEL")
     args = parser.parse_args(argv)
     t0 = time.time()
     if args.stage in ("sample", "all"):
         sample(args.workdir, args.atoms_budget, args.configs_eval)
     if args.stage in ("label", "all"):
         label(args.workdir, "samples.extxyz", "labels", args.chunk_size)
+    if args.stage in ("train", "all"):
+        model = DEFAULT_MODEL | (args.model or {})
+        train_stage(args.workdir, args.max_train_chunks, args.epochs, model, args.run)
+    if args.stage in ("evaluate", "all"):
+        evaluate_stage(args.workdir, args.run)
+    if args.stage in ("ship", "all"):
+        ship_stage(args.workdir, args.run)
     print(json.dumps({"stage": args.stage, "seconds": round(time.time() - t0, 1)}))
     return 0
 

@@ -125,3 +125,8 @@ def initialise_normalisation(
     params["species_shift_eV"] = np.asarray(stats.reference_energies_eV, dtype)
     params["species_scale_eV"] = np.full(len(config.species), stats.force_rms_eV_per_A, dtype)
     return dataclasses.replace(config, conv_denominator=stats.mean_neighbors), params
+
+
+def drop_force_outliers(dataset: Sequence[ase.Atoms], max_force_eV_per_A: float) -> list[ase.Atoms]:
+    """Structures whose largest force component is at most ``max_force_eV_per_A`` (e.g. drop clashes)."""
+    return [a for a in dataset if float(np.abs(a.get_forces()).max()) <= max_force_eV_per_A]

@@ -41,7 +41,23 @@ def _site_options(structure) -> list[tuple[list[str], np.ndarray]]:
     return options
 
 
-def order_structure(structure, rng: np.random.Generator, min_distance_factor: float = 0.6) -> ase.Atoms:
+def symmetrize(structure, symprecs_A: Sequence[float] = (0.1, 0.2, 0.3)):
+    """The primitive standard cell with idealised (symmetrised) positions, or ``structure`` if none is found.
+
+    Experimental CIFs with positional noise (OBELiX adds σ = 0.01 in fractional coordinates) give very short
+    bonds; spglib's idealisation averages the noise over each symmetry orbit. Occupancies are kept.
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    for symprec in symprecs_A:
+        try:
+            return SpacegroupAnalyzer(structure, symprec=symprec).get_primitive_standard_structure()
+        except Exception:  # spglib finds no consistent symmetry at this tolerance: try a looser one
+            continue
+    return structure
+
+
+def order_structure(structure, rng: np.random.Generator, min_distance_factor: float = 0.75) -> ase.Atoms:
     """One ordered realisation of a (possibly) disordered pymatgen ``Structure``.
 
     Each site draws an element (or a vacancy) with its occupancy as probability; the drawn composition is
@@ -100,7 +116,7 @@ def _fix_composition(options, choice: list[str], target: Mapping[str, int], rng:
             return
 
 
-def remove_close_contacts(atoms: ase.Atoms, factor: float = 0.6) -> ase.Atoms:
+def remove_close_contacts(atoms: ase.Atoms, factor: float = 0.75) -> ase.Atoms:
     """Drop atoms closer than ``factor`` x (sum of covalent radii) to another atom, most conflicts first."""
     from superionic.potentials.graph import neighbor_pairs
 
