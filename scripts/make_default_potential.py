@@ -190,6 +190,63 @@ def evaluate_stage(workdir: Path, run: str) -> None:
     print(json.dumps(report, indent=1))
 
 
+# Held-out (test-split) fast conductors for the MD checks: LGPS-type, argyrodite, NASICON (LATP).
+MD_CONDUCTORS = ("j8q", "pa1", "yqu")
+
+
+def md_stage(workdir: Path, run: str, potential_name: str, production_ps: float, ids=MD_CONDUCTORS) -> None:
+    """NVT MD at 1000 K on held-out conductors; writes stability and Li tracer D to ``md_<potential>.json``."""
+    from pymatgen.core import Structure
+
+    from superionic import md
+    from superionic.analysis import analyze
+    from superionic.potentials import load
+    from superionic.training.sampling import order_structure, symmetrize
+
+    warnings.filterwarnings("ignore")
+    if potential_name == "student":
+        potential, tag = load(workdir / run / "best.npz"), "student"
+    else:
+        import superionic.potentials.sevennet  # noqa: F401  (registers sevennet-0)
+
+        potential, tag = load(potential_name), potential_name
+    results = {}
+    out_json = workdir / run / f"md_{tag}.json"
+    if out_json.is_file():
+        results = json.loads(out_json.read_text())
+    for cif_id in ids:
+        if cif_id in results:
+            continue
+        structure = symmetrize(Structure.from_file(OBELIX / f"{cif_id}.cif"))
+        atoms = order_structure(structure, np.random.default_rng(SEED))
+        # The same cell for teacher and student: sized for the larger (teacher) cutoff.
+        system = md.prepare_system(atoms, cutoff_A=5.0, skin_A=1.0, target_atoms=100)
+        config = md.MDConfig(
+            temperatures_K=(1000.0,), production_ps=production_ps, equilibration_ps=2.0, progress=False
+        )
+        t0 = time.time()
+        entry = {"atoms": len(system.numbers), "formula": structure.composition.reduced_formula}
+        try:
+            result = md.run(system, potential, config, workdir / run / f"md_{tag}_{cif_id}", overwrite=True)
+            report = analyze([result.members[0].trajectory], species="Li")
+            t = report.results[0]
+            entry |= {
+                "stable": True,
+                "production_ps": production_ps,
+                "mean_temperature_K": result.members[0].mean_temperature_K,
+                "steady_atom_steps_per_s": result.steady_atom_steps_per_s,
+                "report": report.to_dict(),
+                "D_tracer_cm2_per_s": t.D_tracer_cm2_per_s,
+                "D_tracer_cm2_per_s_ci95": t.D_tracer_cm2_per_s_ci95,
+            }
+        except md.MDInstabilityError as err:
+            entry |= {"stable": False, "error": str(err)}
+        entry["wall_s"] = round(time.time() - t0, 1)
+        results[cif_id] = entry
+        out_json.write_text(json.dumps(results, indent=1, default=str))
+        print(cif_id, {k: v for k, v in entry.items() if k != "report"}, flush=True)
+
+
 def ship_stage(workdir: Path, run: str) -> None:
     """Copy the best checkpoint into the package as ``default`` with its evaluation in the provenance."""
     from superionic.potentials import load, save
@@ -214,7 +271,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("stage", choices=["sample", "label", "train", "evaluate", "ship", "all"])
+    parser.add_argument("stage", choices=["sample", "label", "train", "evaluate", "md", "ship", "all"])
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "default")
     parser.add_argument("--atoms-budget", type=int, default=600, help="atoms sampled per training CIF")
     parser.add_argument("--configs-eval", type=int, default=3, help="samples per validation/test CIF")
@@ -222,6 +279,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-train-chunks", type=int, help="train on the first K label chunks only")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
     parser.add_argument("--run", default="train", help="training subfolder of the workdir")
+    parser.add_argument("--md-potential", default="student", help="'student' or a registered name")
+    parser.add_argument("--md-ps", type=float, default=50.0, help="production length of the MD checks")
     parser.add_argument("--model", type=json.loads, default=None, help="JSON overrides of DEFAULT_MODEL")
     args = parser.parse_args(argv)
     t0 = time.time()
@@ -234,6 +293,8 @@ def main(argv=None) -> int:
         train_stage(args.workdir, args.max_train_chunks, args.epochs, model, args.run)
     if args.stage in ("evaluate", "all"):
         evaluate_stage(args.workdir, args.run)
+    if args.stage in ("md", "all"):
+        md_stage(args.workdir, args.run, args.md_potential, args.md_ps)
     if args.stage in ("ship", "all"):
         ship_stage(args.workdir, args.run)
     print(json.dumps({"stage": args.stage, "seconds": round(time.time() - t0, 1)}))
