@@ -167,11 +167,15 @@ def fit_line_window(
     y = msd[lags]
     design = np.stack([t, np.ones_like(t)], axis=1)
     beta = np.linalg.lstsq(design, y, rcond=None)[0]
+    param_cov = np.full((2, 2), np.inf)  # nothing resolved before the first GLS pass
     # A non-positive slope (no diffusion) still needs a scale: the apparent MSD/t keeps the bound conservative.
     floor_per_ps = max(float(y[-1] / t[-1]), np.finfo(float).tiny)
     for _ in range(n_iterations):
         trace_s = max(float(beta[0]), floor_per_ps) * timestep_ps
-        sigma2 = max(float(beta[1]), 0.0) / (2 * dims) if noise_var is None else noise_var
+        # Localisation noise only when the offset is resolved (> 2 standard errors): for a pure walk a noisy
+        # positive intercept would otherwise add spurious variance (measured: 97 % coverage, 1 walker).
+        resolved = beta[1] > 2.0 * np.sqrt(max(param_cov[1, 1], 0.0))
+        sigma2 = (float(beta[1]) / (2 * dims) if resolved else 0.0) if noise_var is None else noise_var
         # K + 2 tr(S²) >= 0 for any real walk; clipping keeps a noisy K estimate from breaking positivity
         hop_sq = max(fourth_cumulant / trace_s, -2.0 * anisotropy_ratio * trace_s)
         terms = msd_covariance_terms(
@@ -301,21 +305,27 @@ def fit_diffusion(
     msd = per_axis.sum(axis=1) if axis is None else per_axis[:, axis]
     dimensions = 3 if axis is None else 1
 
-    def step_shape(start_lag: int, end_lag: int) -> tuple[float, float]:
-        """(K per frame, tr(S²)/tr(S)²): K from the window's first lag, where the walk's non-Gaussian part is
-        best resolved; the anisotropy from the per-axis MSD at its last lag, where localisation noise matters
-        least (principal axes taken along x, y, z)."""
+    def step_shape(lags: np.ndarray) -> tuple[float, float]:
+        """(K per frame, tr(S²)/tr(S)²). K from the window's first lag, where the walk's non-Gaussian part is
+        best resolved (Gaussian vibrations add nothing to it). The anisotropy from the per-axis MSD growth
+        between the first and the geometric-middle lag: the difference cancels the isotropic vibrational
+        offset, and the middle lag still has many origins (at the last lag a single walker's per-axis MSD
+        is so noisy that the ratio, a sum of squares, is biased high). Principal axes taken along x, y, z."""
+        start_lag = int(lags[0])
         second, fourth_norm, fourth_axis = displacement_cumulants(walkers, start_lag)
         if axis is not None:
             k = fourth_cumulant_per_frame(second[axis, axis], fourth_axis[axis], start_lag)
             aniso = 1.0
         else:
             k = fourth_cumulant_per_frame(second, fourth_norm, start_lag)
-            end_axes = per_axis[end_lag]
+            mid_lag = int(lags[len(lags) // 2])
+            growth = per_axis[mid_lag] - per_axis[start_lag] if mid_lag > start_lag else per_axis[start_lag]
             aniso = (
                 anisotropy_ratio
                 if anisotropy_ratio is not None
-                else anisotropy_ratio_of(np.diag(end_axes) if end_axes.sum() > 0 else np.eye(3))
+                else anisotropy_ratio_of(
+                    np.diag(np.clip(growth, 0.0, None)) if growth.max() > 0 else np.eye(3)
+                )
             )
         return (0.0 if gaussian_steps else k), aniso
 
@@ -339,7 +349,7 @@ def fit_diffusion(
         lags = window_lags(n_frames, start_frame, end_frame, n_points)
         if lags.size < 3:
             break
-        k, aniso = step_shape(int(lags[0]), int(lags[-1]))
+        k, aniso = step_shape(lags)
         fit = fit_line_window(
             msd,
             timestep_ps,

@@ -42,4 +42,4 @@ def test_interval_coverage_sweep(kind, n_walkers, n_frames, rate):
         hits.append(low <= true_d <= high)
     coverage = float(np.mean(hits))
     print(f"{kind} N={n_walkers} F={n_frames}: coverage {coverage:.3f}")
-    assert 0.93 <= coverage <= 0.97
+    assert 0.92 <= coverage <= 0.98  # the band; the binomial SE of 1000 seeds is 0.7 %
