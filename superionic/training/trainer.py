@@ -214,6 +214,18 @@ def learning_rate(config: TrainConfig, epoch: float) -> float:
     return peak * (low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
+_COMPILED: dict[str, tuple] = {}
+
+
+def _compiled(model: NequIPConfig, config: TrainConfig):
+    """Jitted train step and evaluation, cached per (model, options) so a resumed run does not recompile."""
+    key = json.dumps([model.to_dict(), config.to_dict()], sort_keys=True)
+    if key not in _COMPILED:
+        step = make_train_step(model, config, make_optimizer(config))
+        _COMPILED[key] = (step, jax.jit(partial(error_sums, model=model)))
+    return _COMPILED[key]
+
+
 def make_train_step(model: NequIPConfig, config: TrainConfig, optimizer: optax.GradientTransformation):
     grad_fn = jax.value_and_grad(partial(loss_fn, model=model, config=config))
 
@@ -324,7 +336,6 @@ def train(
         "batch_shape": dataclasses.asdict(shape),
     }
     run_id = _hash(operative)
-    (workdir / "train_config.json").write_text(json.dumps({**operative, "run_id": run_id}, indent=1))
 
     optimizer = make_optimizer(config)
     params = initial.params
@@ -333,9 +344,9 @@ def train(
     history: list[dict[str, Any]] = []
     if (workdir / "state.npz").is_file():
         state, meta, history = _restore(workdir, state, run_id)
+    (workdir / "train_config.json").write_text(json.dumps({**operative, "run_id": run_id}, indent=1))
 
-    step_fn = make_train_step(model, config, optimizer)
-    eval_fn = jax.jit(partial(error_sums, model=model))
+    step_fn, eval_fn = _compiled(model, config)
     provenance = dict(provenance or {}) | dict(initial.provenance)
     stop_at = (
         config.epochs
