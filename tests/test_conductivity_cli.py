@@ -1,0 +1,217 @@
+"""`conductivity estimate|analyze`: argument handling and every error path (one line, non-zero exit, no report)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jax
+import pytest
+
+from superionic.cli import conductivity
+from superionic.cli.conductivity import parse_temperatures, parse_time_ps
+from superionic.potentials import NequIPConfig, Potential, init_params, save
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "tests" / "data" / "li3n_vac_1200K.h5md"
+
+
+@pytest.fixture(scope="module")
+def tiny_potential(tmp_path_factory) -> Path:
+    """A small random-weight potential for Li, N (fast; errors are about plumbing, not physics)."""
+    config = NequIPConfig(
+        species=("Li", "N"),
+        num_layers=1,
+        hidden_irreps="8x0e+4x1e",
+        sh_lmax=1,
+        cutoff_A=3.5,
+        cutoff_inner_A=3.0,
+        radial_mlp=(8,),
+        conv_denominator=10.0,
+    )
+    params = init_params(config, jax.random.PRNGKey(0))
+    return save(Potential(config, params, name="tiny"), tmp_path_factory.mktemp("pot") / "tiny.npz")
+
+
+def run(argv, capsys):
+    code = conductivity.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, pattern):
+    assert code != 0
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "error:" in lines[0]
+    assert pattern in lines[0], lines[0]
+
+
+def test_time_and_temperature_parsing():
+    assert parse_time_ps("50ps") == 50.0
+    assert parse_time_ps("2fs") == pytest.approx(0.002)
+    assert parse_time_ps("0.1ns") == pytest.approx(100.0)
+    assert parse_temperatures(["700:1300:200"]) == (700.0, 900.0, 1100.0, 1300.0)
+    assert parse_temperatures(["600", "800K"]) == (600.0, 800.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["--time", "fifty"], "invalid time"),
+        (["--supercell", "2x2"], "invalid supercell"),
+    ],
+)
+def test_bad_arguments_exit_nonzero(argv, pattern, capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        conductivity.main(["estimate", str(REPO / "examples" / "Li3N.cif"), *argv, "--out", str(tmp_path)])
+    assert info.value.code == 2
+    assert pattern in capsys.readouterr().err
+
+
+def test_bad_temperature_range(capsys, tmp_path):
+    code, _, err = run(
+        ["estimate", REPO / "examples" / "Li3N.cif", "--temperatures", "900:700:100", "--out", tmp_path],
+        capsys,
+    )
+    assert_one_line_error(code, err, "invalid range")
+
+
+def test_missing_empty_corrupt_and_unknown_files(capsys, tmp_path, tiny_potential):
+    empty = tmp_path / "empty.cif"
+    empty.write_text("")
+    corrupt = tmp_path / "corrupt.cif"
+    corrupt.write_text("data_x\n_cell_length_a 3\nthis is not a cif\n")
+    unknown = tmp_path / "structure.pdf"
+    unknown.write_text("%PDF")
+    cases = [
+        (tmp_path / "missing.cif", "not found"),
+        (empty, "is empty"),
+        (corrupt, "cannot read"),
+        (unknown, "unknown structure format"),
+    ]
+    for path, pattern in cases:
+        out = tmp_path / f"out-{path.stem}"
+        code, _, err = run(["estimate", path, "--potential", tiny_potential, "--out", out], capsys)
+        assert_one_line_error(code, err, pattern)
+        assert not (out / "report.json").exists()
+
+
+def test_element_not_covered_by_potential(capsys, tmp_path, tiny_potential):
+    code, _, err = run(
+        ["estimate", REPO / "examples" / "Li2O.cif", "--potential", tiny_potential, "--out", tmp_path], capsys
+    )
+    assert_one_line_error(code, err, "does not cover element(s) O")
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_no_mobile_species(capsys, tmp_path, tiny_potential):
+    code, _, err = run(
+        [
+            "estimate",
+            REPO / "examples" / "Li3N.cif",
+            "--species",
+            "Na",
+            "--potential",
+            tiny_potential,
+            "--out",
+            tmp_path,
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "mobile species Na is not in Li3N")
+
+
+def test_cell_too_small(capsys, tmp_path, tiny_potential):
+    code, _, err = run(
+        [
+            "estimate",
+            REPO / "examples" / "Li3N.cif",
+            "--supercell",
+            "1x1x1",
+            "--potential",
+            tiny_potential,
+            "--out",
+            tmp_path,
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "cell too small")
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_md_blow_up_is_reported_with_temperature(capsys, tmp_path):
+    """A potential with absurd forces: the MD must stop with a clear error and leave no report."""
+    config = NequIPConfig(
+        species=("Li", "N"),
+        num_layers=1,
+        hidden_irreps="8x0e",
+        sh_lmax=1,
+        cutoff_A=3.5,
+        cutoff_inner_A=3.0,
+        radial_mlp=(8,),
+        conv_denominator=1.0,
+    )
+    params = init_params(config, jax.random.PRNGKey(1))
+    params["species_scale_eV"] = params["species_scale_eV"] * 1e4
+    path = save(Potential(config, params, name="exploding"), tmp_path / "exploding.npz")
+    code, _, err = run(
+        [
+            "estimate",
+            REPO / "examples" / "Li3N.cif",
+            "--potential",
+            path,
+            "--no-relax",
+            "--temperatures",
+            "1000",
+            "--time",
+            "0.2ps",
+            "--equilibration",
+            "0ps",
+            "--no-progress",
+            "--out",
+            tmp_path / "out",
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "MD blew up")
+    assert "1000" in err
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_analyze_writes_report_and_table(capsys, tmp_path):
+    code, out, _ = run(["analyze", FIXTURE, "--out", tmp_path], capsys)
+    assert code == 0
+    assert "1200.0" in out and "Haven" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    result = report["transport"]["results"][0]
+    low, high = result["D_tracer_cm2_per_s_ci95"]
+    assert low < result["D_tracer_cm2_per_s"] < high
+    assert (tmp_path / "msd.png").stat().st_size > 1000
+
+
+def test_analyze_json_matches_file_schema(capsys, tmp_path):
+    code, out, _ = run(["analyze", FIXTURE, "--json"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["schema"] == "superionic.conductivity.analyze/1"
+    for key in ("D_tracer_cm2_per_s", "D_tracer_cm2_per_s_ci95", "sigma_mS_per_cm", "sigma_mS_per_cm_ci95"):
+        assert key in report["transport"]["results"][0]
+
+
+def test_analyze_errors(capsys, tmp_path):
+    code, _, err = run(["analyze", tmp_path / "nope.h5md"], capsys)
+    assert_one_line_error(code, err, "not found")
+    empty = tmp_path / "empty.h5md"
+    empty.write_bytes(b"")
+    code, _, err = run(["analyze", empty], capsys)
+    assert_one_line_error(code, err, "empty")
+    garbage = tmp_path / "garbage.h5md"
+    garbage.write_bytes(b"\x00" * 100)
+    code, _, err = run(["analyze", garbage], capsys)
+    assert code != 0 and "error:" in err
+    copy = tmp_path / "copy.h5md"
+    shutil.copy(FIXTURE, copy)
+    code, _, err = run(["analyze", copy, "--species", "Xx"], capsys)
+    assert_one_line_error(code, err, "Xx")
