@@ -17,7 +17,8 @@ from superionic.analysis._diffusion import DiffusionFit, LineFit, calibrated_int
 from superionic.analysis._msd import collective_displacement, msd_all_origins
 from superionic.analysis._plots import plot_arrhenius, plot_msd
 from superionic.analysis._readers import FORMATS, read_trajectory
-from superionic.analysis._report import TemperatureResult, TransportReport, analyze
+from superionic.analysis._report import analyze
+from superionic.analysis._results import TemperatureResult, TransportReport
 from superionic.analysis._trajectory import Trajectory
 from superionic.analysis._units import (
     GNOME_THRESHOLD_MS_PER_CM,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from superionic.analysis._diffusion import Z95
-from superionic.analysis._report import TemperatureResult, TransportReport
+from superionic.analysis._results import TemperatureResult, TransportReport
 
 
 def _figure():
