@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analysis_walks import gaussian_walks, lattice_hop_walks
 
 from superionic.analysis import calibrated_interval, collective_displacement, fit_diffusion
+from tests.analysis.analysis_walks import gaussian_walks, lattice_hop_walks
 
 DT_PS = 0.05
 

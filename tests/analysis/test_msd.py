@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analysis_walks import lattice_hop_walks
 
 from superionic.analysis import collective_displacement, msd_all_origins
 from superionic.analysis._covariance import msd_covariance, overlap_bases
+from tests.analysis.analysis_walks import lattice_hop_walks
 
 
 def test_fft_msd_equals_direct_average_over_origins():

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analysis_walks import gaussian_walks, synthetic_trajectory
 from ase import Atoms
 from ase.io import write
 
 from superionic.analysis import read_trajectory, remove_framework_drift, unwrap_positions
+from tests.analysis.analysis_walks import gaussian_walks, synthetic_trajectory
 
 LI3N_FIXTURE = Path(__file__).resolve().parents[1] / "data" / "li3n_vac_1200K.h5md"
 

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from analysis_walks import gaussian_walks, synthetic_trajectory
 
 from superionic.analysis import (
     GNOME_THRESHOLD_MS_PER_CM,
@@ -17,6 +16,7 @@ from superionic.analysis import (
     plot_msd,
 )
 from superionic.analysis._units import A2_PER_PS_TO_CM2_PER_S, KB_EV_PER_K
+from tests.analysis.analysis_walks import gaussian_walks, synthetic_trajectory
 
 DT_PS = 0.05
 EA_EV = 0.3
