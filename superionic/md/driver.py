@@ -587,8 +587,8 @@ def _run_phase(
             r.chunk_timings.append((n_active * save, time.perf_counter() - t_chunk))
         if bar is not None:
             bar.update(n_active * save)
-            t_ps = (r.eq_steps if phase == "production" else 0) + step_done
-            bar.set_postfix_str(
+            ps_done, ps_total = (x * c.timestep_fs / 1000 for x in (step_done, n_steps))
+            bar.set_postfix_str(f"{phase} {ps_done:.2f}/{ps_total:.2f} ps, {_rate(bar, c):.3g} ns/day")
                 f"{phase[:5]} {t_ps * c.timestep_fs / 1000:.2f} ps, {_rate(bar, c):.3g} ns/day"
             )
     return carry, steps_run
@@ -616,8 +616,9 @@ def _fail(r: _Run, phase, frames, steps, bad_steps, finite, writers) -> None:
     raise MDInstabilityError(
         f"{phase}: member T={t:g} K replica {rep} became unstable at step {step} "
         f"(t = {step * r.config.timestep_fs / 1000:.3f} ps of {phase}; kinetic temperature {t_now:.4g} K, limit "
-        f"{units.kT_to_K(float(r.max_kT[m])):.4g} K); frames before it are kept in {r.paths[m].name}. "
-        "Check the structure and potential, or lower timestep_fs"
+        f"{units.kT_to_K(float(r.max_kT[m])):.4g} K); "
+        + (f"frames before it are kept in {r.paths[m].name}. " if writers else "no frames were written. ")
+        + "Check the structure and potential, or lower timestep_fs"
     )
 
 
