@@ -589,8 +589,6 @@ def _run_phase(
             bar.update(n_active * save)
             ps_done, ps_total = (x * c.timestep_fs / 1000 for x in (step_done, n_steps))
             bar.set_postfix_str(f"{phase} {ps_done:.2f}/{ps_total:.2f} ps, {_rate(bar, c):.3g} ns/day")
-                f"{phase[:5]} {t_ps * c.timestep_fs / 1000:.2f} ps, {_rate(bar, c):.3g} ns/day"
-            )
     return carry, steps_run
 
 
