@@ -58,6 +58,8 @@ class NequIPConfig:
             every irrep is labelled even (GNoME, SevenNet); with ``parity=True`` use ``(-1)^l`` parities
             such as ``"64x0e+32x1o+16x2e"``.
         sh_lmax: largest l of the edge spherical harmonics.
+        sh_normalize: harmonics of the unit edge direction (True) or of the raw edge vector, i.e. scaled by
+            r^l (False; SevenNet-0 of 22 May 2024 was trained that way).
         parity: whether features carry true parity (then the model is O(3)- rather than SO(3)-invariant).
         cutoff_A: radial cutoff in Å.
         num_radial_basis: number of Bessel functions.
@@ -78,6 +80,7 @@ class NequIPConfig:
     num_layers: int = 5
     hidden_irreps: str = "128x0e+64x1e+32x2e"
     sh_lmax: int = 2
+    sh_normalize: bool = True
     parity: bool = False
     cutoff_A: float = 5.0
     num_radial_basis: int = 8

@@ -100,7 +100,8 @@ def neighbor_energy_fns(
         edge_mask = receivers < num_atoms
         receivers = jnp.where(edge_mask, receivers, 0)
         senders = jnp.where(edge_mask, senders, 0)
-        displacement = jax.vmap(lambda a, b: displacement_fn(a, b, **_box_kwargs(kwargs)))
+        geometry = _box_kwargs(kwargs)
+        displacement = jax.vmap(lambda a, b: displacement_fn(a, b, **geometry))
         vectors = displacement(R[senders], R[receivers])  # r_j - r_i, Cartesian Å
         energies = atomic_energies(params, config, species, vectors, senders, receivers, edge_mask)
         return jnp.sum(energies)
@@ -109,5 +110,6 @@ def neighbor_energy_fns(
 
 
 def _box_kwargs(kwargs: dict) -> dict:
-    # jax-md passes thermostat arguments (kT, mass, ...) through **kwargs; the displacement only takes box.
-    return {"box": kwargs["box"]} if "box" in kwargs else {}
+    # jax-md passes thermostat arguments (kT, mass, ...) through **kwargs; the displacement takes only the box
+    # and the strain ``perturbation`` that jax-md's quantity.pressure / npt_nose_hoover use for the virial.
+    return {k: kwargs[k] for k in ("box", "perturbation") if k in kwargs}

@@ -224,9 +224,15 @@ def _clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
 
 
 def spherical_harmonics(config: NequIPConfig, vectors: jax.Array) -> dict[str, jax.Array]:
-    """Component-normalised harmonics of unit edge directions, ``{"1e": [E, 3], ...}`` keyed by sh irreps."""
+    """Component-normalised harmonics of the edges, ``{"1e": [E, 3], ...}`` keyed by sh irreps.
+
+    Of the unit directions when ``config.sh_normalize`` (the usual choice), else of the raw vectors (x r^l).
+    """
     sh = e3nn.spherical_harmonics(
-        e3nn.Irreps.spherical_harmonics(config.sh_lmax), vectors, normalize=True, normalization="component"
+        e3nn.Irreps.spherical_harmonics(config.sh_lmax),
+        vectors,
+        normalize=config.sh_normalize,
+        normalization="component",
     ).array
     return {str(ir): sh[:, ir.l**2 : (ir.l + 1) ** 2] for _, ir in config.sh_irreps}
 

@@ -247,6 +247,8 @@ def convert_sevennet(model, config: dict[str, Any]) -> tuple[NequIPConfig, dict]
         num_layers=n_layers,
         hidden_irreps=irreps_manual[1] if irreps_manual else "128x0e+64x1e+32x2e",
         sh_lmax=config["lmax"],
+        # sevenn's backward compatibility: checkpoints without the key used unnormalised harmonics
+        sh_normalize=bool(config.get("_normalize_sph", False)),
         parity=bool(config["is_parity"]),
         cutoff_A=float(config["cutoff"]),
         num_radial_basis=config["radial_basis"]["bessel_basis_num"],

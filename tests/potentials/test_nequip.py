@@ -224,3 +224,20 @@ def test_polynomial_cutoff_is_smooth_and_zero_beyond(x64):
     assert abs(energy(potential, dimer) - e_far) < 1e-8
     assert np.abs(potential.evaluate(dimer)[0]["forces"]).max() < 1e-6
     assert np.isfinite(e_far) and abs(e_far - isolated) < 10.0
+
+
+def test_jax_md_pressure_uses_the_perturbation(potential):
+    """jax-md's quantity.pressure strains the displacement through ``perturbation``; it must reach the model."""
+    from jax_md import quantity
+
+    from superionic.potentials.jaxmd import neighbor_energy_fns
+
+    atoms = li2o().repeat((2, 2, 2))
+    box = box_from_cell(atoms.cell[:])
+    displacement, _ = space.periodic_general(box, fractional_coordinates=True)
+    neighbor_fn, energy_fn = neighbor_energy_fns(potential, displacement, box, atoms.numbers, skin_A=0.5)
+    fractional = jnp.asarray(atoms.get_scaled_positions())
+    nbrs = neighbor_fn.allocate(fractional)
+    pressure = quantity.pressure(energy_fn, fractional, box, kinetic_energy=0.0, neighbor=nbrs)
+    expected = -np.trace(potential.evaluate(atoms)[0]["stress"]) / 3.0
+    assert float(pressure) == pytest.approx(expected, rel=1e-6, abs=1e-9)

@@ -76,6 +76,23 @@ def test_float32_matches_sevennet(sevennet_path, reference):
     assert worst["stress_GPa"] <= 1e-2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sevennet-0-22may2024", "sevennet-l3i5"])
+def test_other_bundled_checkpoints_match(x64, tmp_path, reference, name):
+    """The May 2024 SevenNet-0 (unnormalised harmonics) and l3i5 (l_max 3, polynomial cutoff) import too."""
+    from sevenn.calculator import SevenNetCalculator
+
+    from superionic.potentials.sevennet import SEVENNET_MODELS
+
+    potential = load(import_sevennet(name, tmp_path / f"{name}.npz"), dtype="float64")
+    calculator = SevenNetCalculator(SEVENNET_MODELS[name].sevenn_name, device="cpu")
+    structures = [atoms.copy() for atoms, *_ in list(reference.values())[:8]]
+    for atoms, result in zip(structures, potential.evaluate(structures), strict=True):
+        atoms.calc = calculator
+        assert abs(result["energy"] - atoms.get_potential_energy()) / len(atoms) <= 1e-5
+        assert np.abs(result["forces"] - atoms.get_forces()).max() <= 1e-4
+
+
 def test_provenance_is_recorded(sevennet_path):
     potential = load(sevennet_path)
     assert potential.provenance["source_package"] == "sevenn"
