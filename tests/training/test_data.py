@@ -112,3 +112,21 @@ def test_labelling_resumes_and_matches_direct_evaluation(teacher, tmp_path):
     assert np.abs(first[0].get_forces()).max() > 0.05  # non-trivial labels
     with pytest.raises(ValueError, match="different inputs"):
         label_structures(atoms[:4], PotentialTeacher(teacher), tmp_path, chunk_size=2, progress=False)
+
+
+def test_md_snapshots_move_atoms_and_record_temperature(teacher):
+    from superionic.potentials import SuperionicCalculator
+    from superionic.training.sampling import md_snapshots
+
+    start = structures(1, seed=3)[0]
+    snaps = md_snapshots(
+        start,
+        SuperionicCalculator(teacher),
+        (300.0, 1200.0),
+        4,
+        interval_steps=5,
+        rng=np.random.default_rng(0),
+    )
+    assert [s.info["temperature_K"] for s in snaps] == [300.0, 300.0, 1200.0, 1200.0]
+    assert all(s.calc is None for s in snaps)
+    assert np.abs(snaps[0].positions - start.positions).max() > 1e-3
