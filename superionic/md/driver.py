@@ -143,7 +143,7 @@ def _bind_potential(potential, displacement_fn, box, system: System, config: MDC
 
 
 def _widths(cell: np.ndarray) -> np.ndarray:
-    from superionic.md.system import perpendicular_widths
+    from superionic.potentials.jaxmd import perpendicular_widths
 
     return perpendicular_widths(cell)
 

@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 
+# One conversion and one width rule for the whole package (see superionic.potentials.jaxmd).
+from superionic.potentials.jaxmd import cell_from_box, perpendicular_widths
+
+
 def box_from_cell(cell: np.ndarray) -> np.ndarray:
     """ASE/pymatgen cell (rows = lattice vectors) → jax-md box (columns = lattice vectors).
 
@@ -46,20 +50,6 @@ def box_from_cell(cell: np.ndarray) -> np.ndarray:
     if cell.shape != (3, 3):
         raise ValueError(f"cell must be a 3x3 matrix of lattice vectors (rows), got shape {cell.shape}")
     return np.array(_box_from_cell(cell), dtype=np.float64)
-
-
-def cell_from_box(box: np.ndarray) -> np.ndarray:
-    """jax-md box (columns = lattice vectors) → ASE/pymatgen/H5MD cell (rows = lattice vectors). Works on [..., 3, 3]."""
-    return np.swapaxes(np.asarray(box, dtype=np.float64), -1, -2).copy()
-
-
-def perpendicular_widths(cell: np.ndarray) -> np.ndarray:
-    """Distances between opposite faces of the cell (rows = lattice vectors), in the cell's length unit [3]."""
-    cell = np.asarray(cell, dtype=np.float64)
-    volume = abs(np.linalg.det(cell))
-    return np.array(
-        [volume / np.linalg.norm(np.cross(cell[(i + 1) % 3], cell[(i + 2) % 3])) for i in range(3)]
-    )
 
 
 def choose_supercell(

@@ -29,8 +29,8 @@ def box_from_cell(cell: Any) -> jax.Array:
 
 
 def cell_from_box(box: Any) -> np.ndarray:
-    """ASE cell (rows) from a jax-md box (columns)."""
-    return np.asarray(box).T
+    """ASE cell (rows) from a jax-md box (columns); works on stacks of boxes [..., 3, 3]."""
+    return np.swapaxes(np.asarray(box, dtype=np.float64), -1, -2).copy()
 
 
 def perpendicular_widths(cell: Any) -> np.ndarray:
