@@ -22,6 +22,7 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,9 @@ OBELIX = REPO.parent / "shared" / "data" / "obelix" / "cifs"
 SEED = 20250701
 
 
-def sample(workdir: Path, atoms_budget_train: int, configs_eval: int) -> None:
+def sample(workdir: Path, atoms_budget_train: int, configs_eval: int, round_: int = 1) -> None:
+    """Round 1: orderings, strain <= 2 %, rattles <= 0.08 Å. Round 2 (another seed): small cells doubled,
+    and Li displaced further (0.08-0.25 Å) to sample mobile-ion environments between sites."""
     import ase.io
     from pymatgen.core import Structure
 
@@ -39,11 +42,11 @@ def sample(workdir: Path, atoms_budget_train: int, configs_eval: int) -> None:
     from superionic.training.sampling import order_structure, rattle, strain, symmetrize
 
     warnings.filterwarnings("ignore")
-    out = workdir / "samples.extxyz"
+    out = workdir / ("samples.extxyz" if round_ == 1 else f"samples{round_}.extxyz")
     if out.is_file():
         print(f"{out} exists; delete it to resample")
         return
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(SEED + round_ - 1)
     entries = []
     for path in sorted(OBELIX.glob("*.cif")):
         structure = symmetrize(Structure.from_file(path))
@@ -62,10 +65,16 @@ def sample(workdir: Path, atoms_budget_train: int, configs_eval: int) -> None:
                 k *= 2  # rare elements: more samples
         else:
             k = configs_eval
+        if round_ > 1:
+            k = max(1, k // 2)
         for c in range(k):
             atoms = order_structure(structure, rng)
+            if round_ > 1 and len(atoms) < 24:
+                atoms = atoms * (2, 1, 1)
             atoms = strain(atoms, float(rng.uniform(0.0, 0.02)), rng)
             atoms = rattle(atoms, float(rng.uniform(0.01, 0.08)), rng)
+            if round_ > 1:
+                atoms = rattle(atoms, float(rng.uniform(0.08, 0.25)), rng, symbols=["Li"])
             atoms.info.update({"source": f"obelix:{name}", "formula": formula, "split": split, "sample": c})
             structures[split].append(atoms)
     order = rng.permutation(len(structures["train"]))
@@ -118,18 +127,20 @@ DEFAULT_TRAINING = {
 }
 
 
-def labelled_splits(workdir: Path, max_train_chunks: int | None):
-    """(train, val, test) labelled structures; train from the first ``max_train_chunks`` finished chunks."""
+def labelled_splits(workdir: Path, label_dirs: Sequence[str] = ("labels", "labels2")):
+    """(train, val, test) labelled structures from the finished chunks (a contiguous prefix) of ``label_dirs``."""
     import ase.io
 
     from superionic.training.dataset import drop_force_outliers
 
-    chunks = sorted((workdir / "labels").glob("chunk_*.extxyz"))
     structures = []
-    for k, path in enumerate(chunks):
-        if not (workdir / "labels" / f"chunk_{k:05d}.extxyz").is_file():
-            break  # contiguous prefix only
-        structures.extend(ase.io.read(path, index=":", format="extxyz"))
+    for name in label_dirs:
+        folder = workdir / name
+        for k in range(len(list(folder.glob("chunk_*.extxyz")))):
+            path = folder / f"chunk_{k:05d}.extxyz"
+            if not path.is_file():
+                break
+            structures.extend(ase.io.read(path, index=":", format="extxyz"))
     by_split = {"train": [], "val": [], "test": []}
     kept = drop_force_outliers(structures, MAX_FORCE_EV_PER_A)
     if len(kept) < len(structures):
@@ -138,26 +149,26 @@ def labelled_splits(workdir: Path, max_train_chunks: int | None):
         )
     for atoms in kept:
         by_split[atoms.info["split"]].append(atoms)
-    if max_train_chunks is not None:
-        per_chunk = json.loads((workdir / "labels" / "manifest.json").read_text())["chunk_size"]
-        eval_count = len(by_split["val"]) + len(by_split["test"])
-        limit = max(0, max_train_chunks * per_chunk - eval_count)
-        by_split["train"] = by_split["train"][:limit]
     return by_split["train"], by_split["val"], by_split["test"]
 
 
 def train_stage(
-    workdir: Path, max_train_chunks: int | None, epochs: int | None, model: dict, run: str
+    workdir: Path, label_dirs: Sequence[str], epochs: int | None, model: dict, run: str, init_from: str | None
 ) -> None:
     from superionic.training.config import TrainConfig
     from superionic.training.trainer import initial_potential, train
 
-    train_set, val_set, _ = labelled_splits(workdir, max_train_chunks)
+    train_set, val_set, _ = labelled_splits(workdir, label_dirs)
     print(f"train {len(train_set)} structures ({sum(len(a) for a in train_set)} atoms), val {len(val_set)}")
     options = DEFAULT_TRAINING | ({"epochs": epochs} if epochs else {})
     config = TrainConfig.from_dict(options)
     species = sorted({s for a in train_set + val_set for s in a.get_chemical_symbols()}, key=_atomic_number)
-    initial = initial_potential(train_set, dict(model, species=species), config.seed, name="default")
+    if init_from:  # continue from an earlier run (fine-tuning on more data)
+        from superionic.potentials import load
+
+        initial = load(init_from)
+    else:
+        initial = initial_potential(train_set, dict(model, species=species), config.seed, name="default")
     provenance = {
         "teacher": "sevennet-0 (SevenNet-0 11Jul2024, imported; MIT)",
         "data": "OBELiX train split CIFs (CC BY 4.0), ordered, strained, rattled; labelled by the teacher",
@@ -177,7 +188,7 @@ def evaluate_stage(workdir: Path, run: str) -> None:
     from superionic.potentials import load
     from superionic.training.trainer import evaluate
 
-    _, val_set, test_set = labelled_splits(workdir, None)
+    _, val_set, test_set = labelled_splits(workdir)
     potential = load(workdir / run / "best.npz")
     report = {
         "checkpoint": str(workdir / run / "best.npz"),
@@ -271,12 +282,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("stage", choices=["sample", "label", "train", "evaluate", "md", "ship", "all"])
+    parser.add_argument(
+        "stage", choices=["sample", "label", "sample2", "label2", "train", "evaluate", "md", "ship", "all"]
+    )
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "default")
     parser.add_argument("--atoms-budget", type=int, default=600, help="atoms sampled per training CIF")
     parser.add_argument("--configs-eval", type=int, default=3, help="samples per validation/test CIF")
     parser.add_argument("--chunk-size", type=int, default=24)
-    parser.add_argument("--max-train-chunks", type=int, help="train on the first K label chunks only")
+    parser.add_argument(
+        "--labels", nargs="+", default=["labels", "labels2"], help="label folders to train on"
+    )
+    parser.add_argument("--init-from", help="checkpoint to continue from (fine-tuning on more data)")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
     parser.add_argument("--run", default="train", help="training subfolder of the workdir")
     parser.add_argument("--md-potential", default="student", help="'student' or a registered name")
@@ -288,9 +304,13 @@ def main(argv=None) -> int:
         sample(args.workdir, args.atoms_budget, args.configs_eval)
     if args.stage in ("label", "all"):
         label(args.workdir, "samples.extxyz", "labels", args.chunk_size)
+    if args.stage in ("sample2", "all"):
+        sample(args.workdir, args.atoms_budget, 1, round_=2)
+    if args.stage in ("label2", "all"):
+        label(args.workdir, "samples2.extxyz", "labels2", args.chunk_size)
     if args.stage in ("train", "all"):
         model = DEFAULT_MODEL | (args.model or {})
-        train_stage(args.workdir, args.max_train_chunks, args.epochs, model, args.run)
+        train_stage(args.workdir, args.labels, args.epochs, model, args.run, args.init_from)
     if args.stage in ("evaluate", "all"):
         evaluate_stage(args.workdir, args.run)
     if args.stage in ("md", "all"):

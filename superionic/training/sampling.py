@@ -133,10 +133,14 @@ def remove_close_contacts(atoms: ase.Atoms, factor: float = 0.75) -> ase.Atoms:
     return atoms
 
 
-def rattle(atoms: ase.Atoms, stdev_A: float, rng: np.random.Generator) -> ase.Atoms:
-    """Copy with Gaussian displacements of standard deviation ``stdev_A`` on every Cartesian component."""
+def rattle(
+    atoms: ase.Atoms, stdev_A: float, rng: np.random.Generator, symbols: Sequence[str] | None = None
+) -> ase.Atoms:
+    """Copy with Gaussian displacements (stdev ``stdev_A`` per Cartesian component) of all atoms, or only of
+    the elements in ``symbols`` (e.g. ``["Li"]`` to sample mobile-ion environments off their sites)."""
     out = atoms.copy()
-    out.positions = out.positions + rng.normal(0.0, stdev_A, size=out.positions.shape)
+    moved = np.ones(len(out), bool) if symbols is None else np.isin(out.get_chemical_symbols(), list(symbols))
+    out.positions = out.positions + moved[:, None] * rng.normal(0.0, stdev_A, size=out.positions.shape)
     return out
 
 
