@@ -10,12 +10,7 @@ from pathlib import Path
 from superionic.cli._common import EXIT_OK, fail
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="superionic label",
-        description="Label structures (energy eV, forces eV/Å, stress eV/Å^3) with a teacher. Resumable: "
-        "rerun the same command after an interruption.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("structures", nargs="+", type=Path, help="structure files (cif, extxyz, POSCAR, ...)")
     parser.add_argument(
         "--teacher",
@@ -29,6 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strain", type=float, default=0.0, help="random symmetric strain stdev")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="superionic label",
+        description="Label structures (energy eV, forces eV/Å, stress eV/Å^3) with a teacher. Resumable: "
+        "rerun the same command after an interruption.",
+    )
+    add_arguments(parser)
     return parser
 
 
@@ -81,7 +85,10 @@ def make_teacher(name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     prog = "superionic label"
     try:
         import numpy as np

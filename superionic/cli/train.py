@@ -30,24 +30,31 @@ from pathlib import Path
 from superionic.cli._common import EXIT_OK, fail
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="training configuration (.toml or .json)")
+    parser.add_argument("--committee", type=int, default=1, help="train N members with seeds seed..seed+N-1")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="superionic train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("config", type=Path, help="training configuration (.toml or .json)")
-    parser.add_argument("--committee", type=int, default=1, help="train N members with seeds seed..seed+N-1")
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    add_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     prog = "superionic train"
     try:
         from superionic.training.config import RunConfig
 
-        run = RunConfig.read(args.config)
-        summary = _run(run, args.committee, progress=not args.quiet)
+        run_config = RunConfig.read(args.config)
+        summary = _run(run_config, args.committee, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as err:
         return fail(prog, str(err))
     print(json.dumps(summary, indent=1))

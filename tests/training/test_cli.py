@@ -8,6 +8,7 @@ import ase.io
 from conftest import TINY, structures, tiny_potential
 
 from superionic.cli import label as label_cli
+from superionic.cli import superionic
 from superionic.cli import train as train_cli
 from superionic.potentials import load, save
 
@@ -49,7 +50,8 @@ def test_label_then_train_then_resume(tmp_path, capsys):
     trained = load(summary["members"][0]["checkpoint"])
     assert trained.name == "cli-test" and trained.species == ("Li", "N", "S")
     assert summary["members"][0]["epoch"] in (1, 2)
-    assert train_cli.main([str(tmp_path / "train.json"), "--quiet"]) == 0  # finished run: resumes, no work
+    # Through the top-level command: the finished run resumes and does no more work.
+    assert superionic.main(["train", str(tmp_path / "train.json"), "--quiet"]) == 0
 
 
 def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
