@@ -138,3 +138,26 @@ def test_jax_md_nvt_at_1000K_is_stable(sevennet_path, examples_dir):
     assert np.all(np.isfinite(energies))
     assert 300.0 < temperature < 2500.0  # thermostat holds the system hot but not exploding
     assert energies.max() - energies.min() < 0.5 * len(atoms)  # no blow-up (eV)
+
+
+def test_imported_model_runs_without_torch(sevennet_path, examples_dir):
+    """After the import, loading and evaluating needs JAX only: torch and sevenn are made unimportable."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'sevenn', 'e3nn'):\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from ase.io import read\n"
+        "from superionic.potentials import load\n"
+        f"atoms = read({str(examples_dir / 'Li3N.cif')!r})\n"
+        f"print(load({str(sevennet_path)!r}).evaluate(atoms)[0]['energy'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    energy_per_atom = float(result.stdout.strip().splitlines()[-1]) / 4
+    assert -6.0 < energy_per_atom < -3.0  # Li3N with SevenNet-0: about -4.4 eV/atom
