@@ -44,16 +44,31 @@ def ensure_environment() -> None:
 
 
 def demo() -> int:
+    """`conductivity estimate` on a bundled example with the shipped default potential.
+
+    Until the distilled default potential ships, estimating with SevenNet-0 takes hours on a laptop CPU, so the
+    demo analyses the bundled SevenNet-0 trajectory (Li3N with a vacancy, 1200 K) instead, and says so.
+    """
     ensure_environment()
-    cmd = [
-        BIN / "conductivity",
-        "estimate",
-        ROOT / "examples" / "Li3N.cif",
-        "--preset",
-        "quick",
-        "--out",
-        ROOT / "runs" / "demo-Li3N",
-    ]
+    default = ROOT / "superionic" / "data" / "potentials" / "default.npz"
+    if default.is_file():
+        args = [
+            "estimate",
+            ROOT / "examples" / "Li3N.cif",
+            "--preset",
+            "quick",
+            "--out",
+            ROOT / "runs" / "demo-Li3N",
+        ]
+    else:
+        print(
+            "note: the distilled default potential has not shipped yet, and SevenNet-0 is too slow for a demo "
+            "on a CPU; analysing the bundled SevenNet-0 trajectory instead",
+            flush=True,
+        )
+        trajectory = ROOT / "tests" / "data" / "li3n_vac_1200K.h5md"
+        args = ["analyze", trajectory, "--out", ROOT / "runs" / "demo-analyze"]
+    cmd = [BIN / "conductivity", *args]
     print("+", " ".join(str(c) for c in cmd), flush=True)
     return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
 
