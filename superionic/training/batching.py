@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from superionic.potentials.graph import GraphBatch, neighbor_pairs
+from superionic.potentials.graph import GraphBatch, neighbor_capacity, neighbor_pairs
 
 
 @dataclass(frozen=True)
@@ -138,4 +138,5 @@ def pack_graphs(graphs: Sequence[StructureGraph], shape: BatchShape, dtype=np.fl
         receivers=jnp.asarray(receivers),
         cell_shifts=jnp.asarray(shifts, dtype),
         edge_mask=jnp.asarray(np.arange(e_pad) < e_real),
+        max_neighbors=neighbor_capacity(np.concatenate([g.receivers for g in graphs])),
     )

@@ -82,28 +82,44 @@ class DatasetStatistics:
     mean_neighbors: float
 
 
-def dataset_statistics(
-    dataset: Sequence[ase.Atoms], species: Sequence[str], cutoff_A: float, ridge: float = 1e-6
-) -> DatasetStatistics:
-    """Least-squares reference energies, force RMS and mean neighbour count of a labelled dataset."""
+def reference_energies(counts: np.ndarray, energies: np.ndarray, ridge: float = 1.0) -> np.ndarray:
+    """Per-species energies e minimising |C e - E|^2 + ridge |e - ē|^2, ē the mean energy per atom.
+
+    ``counts`` [S, species] are atom counts, ``energies`` [S] in eV. The ridge pulls species that the data
+    cannot separate (an element present in one or two compositions) towards the average energy per atom
+    instead of letting them take absurd values that cancel out (e.g. +65 and -177 eV).
+    """
+    mean_per_atom = float(energies.sum() / counts.sum())
+    gram = counts.T @ counts + ridge * np.eye(counts.shape[1])
+    return np.linalg.solve(gram, counts.T @ energies + ridge * mean_per_atom)
+
+
+def composition_counts(dataset: Sequence[ase.Atoms], species: Sequence[str]) -> np.ndarray:
+    """[S, species] atom counts; raises if a structure holds an element outside ``species``."""
     index = {s: i for i, s in enumerate(species)}
     counts = np.zeros((len(dataset), len(species)))
-    energies = np.zeros(len(dataset))
-    forces, neighbors, atoms_total = [], 0, 0
     for k, atoms in enumerate(dataset):
         for z in atoms.numbers:
             symbol = chemical_symbols[z]
             if symbol not in index:
                 raise ValueError(f"structure {k} contains {symbol}, which is not in the model species")
             counts[k, index[symbol]] += 1
-        energies[k] = atoms.get_potential_energy()
+    return counts
+
+
+def dataset_statistics(
+    dataset: Sequence[ase.Atoms], species: Sequence[str], cutoff_A: float, ridge: float = 1.0
+) -> DatasetStatistics:
+    """Reference energies (see :func:`reference_energies`), force RMS and mean neighbour count."""
+    counts = composition_counts(dataset, species)
+    energies = np.array([atoms.get_potential_energy() for atoms in dataset])
+    forces, neighbors, atoms_total = [], 0, 0
+    for atoms in dataset:
         forces.append(atoms.get_forces().ravel())
         i, _, _ = neighbor_pairs(atoms.positions, atoms.cell[:], atoms.pbc, cutoff_A)
         neighbors += len(i)
         atoms_total += len(atoms)
-    # A small ridge keeps species absent from the data at zero instead of making the system singular.
-    gram = counts.T @ counts + ridge * np.eye(len(species))
-    reference = np.linalg.solve(gram, counts.T @ energies)
+    reference = reference_energies(counts, energies, ridge)
     residual = (energies - counts @ reference) / counts.sum(axis=1)
     return DatasetStatistics(
         species=tuple(species),
@@ -117,14 +133,15 @@ def dataset_statistics(
 def initialise_normalisation(
     config: NequIPConfig, params: dict, stats: DatasetStatistics
 ) -> tuple[NequIPConfig, dict]:
-    """Config and params with conv_denominator = mean neighbours, shift = reference energies, scale = force RMS."""
+    """Config and params with conv_denominator = sqrt(mean neighbours) (NequIP's normalisation of summed
+    messages), shift = reference energies, scale = force RMS."""
     if tuple(stats.species) != tuple(config.species):
         raise ValueError("statistics were computed for different species than the model's")
     dtype = params["species_shift_eV"].dtype
     params = dict(params)
     params["species_shift_eV"] = np.asarray(stats.reference_energies_eV, dtype)
     params["species_scale_eV"] = np.full(len(config.species), stats.force_rms_eV_per_A, dtype)
-    return dataclasses.replace(config, conv_denominator=stats.mean_neighbors), params
+    return dataclasses.replace(config, conv_denominator=float(np.sqrt(stats.mean_neighbors))), params
 
 
 def drop_force_outliers(dataset: Sequence[ase.Atoms], max_force_eV_per_A: float) -> list[ase.Atoms]:

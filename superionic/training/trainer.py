@@ -43,7 +43,12 @@ from superionic.training.batching import (
     structure_graph,
 )
 from superionic.training.config import TrainConfig
-from superionic.training.dataset import dataset_statistics, initialise_normalisation
+from superionic.training.dataset import (
+    composition_counts,
+    dataset_statistics,
+    initialise_normalisation,
+    reference_energies,
+)
 
 GPA_PER_EV_PER_A3 = 160.21766208
 
@@ -272,7 +277,31 @@ def initial_potential(
     model, params = initialise_normalisation(model, params, stats)
     params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), params)
     potential = Potential(model, params, name, {"normalisation": _stats_dict(stats)})
-    return _match_force_scale(potential, train_set[:32], stats.force_rms_eV_per_A)
+    potential = _match_force_scale(potential, train_set[:32], stats.force_rms_eV_per_A)
+    return _refit_shifts(potential, train_set)
+
+
+def _refit_shifts(potential: Potential, train_set: Sequence[ase.Atoms], ridge: float = 1.0) -> Potential:
+    """Species shifts refitted to what the untrained network leaves: E_label - E_model(shift = 0).
+
+    After the scale is matched to the forces, the network's position-independent part (the species embedding
+    through the self-connections) is large; absorbing it into the shifts starts training at the reference-fit
+    energy error instead of eV per atom.
+    """
+    params = dict(potential.params)
+    params["species_shift_eV"] = jnp.zeros_like(params["species_shift_eV"])
+    unshifted = Potential(potential.config, params, potential.name, potential.provenance)
+    data = prepare(train_set, unshifted)
+    shape = batch_shape_for(data, 16)
+    energy_fn = jax.jit(lambda p, batch: energy_forces_stress(p, unshifted.config, batch)["energy"])
+    predicted = np.zeros(len(data))
+    for batch, _, members in batches(data, shape, range(len(data)), unshifted.dtype):
+        predicted[members] = np.asarray(energy_fn(params, batch))[: len(members)]
+    counts = composition_counts(train_set, potential.species)
+    params["species_shift_eV"] = jnp.asarray(
+        reference_energies(counts, data.energy_eV - predicted, ridge), params["species_scale_eV"].dtype
+    )
+    return Potential(potential.config, params, potential.name, potential.provenance)
 
 
 def _match_force_scale(potential: Potential, sample: Sequence[ase.Atoms], target_rms: float) -> Potential:

@@ -9,7 +9,12 @@ from ase.build import bulk
 from conftest import structures
 from pymatgen.core import Lattice, Structure
 
-from superionic.training.dataset import composition_split, dataset_statistics, reduced_formula
+from superionic.training.dataset import (
+    composition_split,
+    dataset_statistics,
+    reduced_formula,
+    reference_energies,
+)
 from superionic.training.labelling import PotentialTeacher, attach_labels, label_structures, read_labelled
 from superionic.training.sampling import order_structure, rattle, remove_close_contacts, strain, substitute
 
@@ -42,7 +47,7 @@ def test_statistics_recover_reference_energies_and_neighbours():
         energy = sum(reference[s] for s in atoms.get_chemical_symbols())
         forces = np.full((len(atoms), 3), 0.5)
         data.append(attach_labels(atoms, {"energy": energy, "forces": forces, "stress": np.zeros((3, 3))}))
-    stats = dataset_statistics(data, ("Li", "N", "S"), cutoff_A=3.0)
+    stats = dataset_statistics(data, ("Li", "N", "S"), cutoff_A=3.0, ridge=1e-9)
     np.testing.assert_allclose(stats.reference_energies_eV, [-1.9, -8.3, -4.1], atol=1e-5)
     assert stats.residual_energy_rms_eV_per_atom < 1e-6
     assert stats.force_rms_eV_per_A == pytest.approx(0.5)
@@ -51,6 +56,16 @@ def test_statistics_recover_reference_energies_and_neighbours():
         bulk("Cu", "fcc", a=3.61), {"energy": 0.0, "forces": np.zeros((1, 3)), "stress": np.zeros((3, 3))}
     )
     assert dataset_statistics([cu], ("Cu",), cutoff_A=3.0).mean_neighbors == 12.0
+
+
+def test_reference_energies_stay_bounded_when_elements_are_collinear():
+    # K and Fe only ever appear together (KFeO2-like): the data fix only e_K + e_Fe; the ridge splits it evenly
+    # around the mean energy per atom instead of returning +-100 eV.
+    counts = np.array([[1, 1, 2], [0, 0, 2], [2, 2, 4]], float)  # columns K, Fe, O
+    energies = counts @ np.array([-3.0, -9.0, -5.0])
+    e = reference_energies(counts, energies, ridge=1e-3)
+    assert e[0] + e[1] == pytest.approx(-12.0, abs=1e-3) and abs(e[0] - e[1]) < 1e-3
+    np.testing.assert_allclose(counts @ e, energies, atol=1e-3)
 
 
 def _disordered_rocksalt() -> Structure:
