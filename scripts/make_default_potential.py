@@ -184,14 +184,24 @@ def _atomic_number(symbol: str) -> int:
     return atomic_numbers[symbol]
 
 
+def finalise_stage(workdir: Path, run: str, label_dirs: Sequence[str]) -> None:
+    """best.npz with species shifts refitted (isolated-atom prior) -> final.npz; forces are unchanged."""
+    from superionic.potentials import load, save
+    from superionic.training.trainer import refit_species_shifts
+
+    train_set, _, _ = labelled_splits(workdir, label_dirs)
+    best = load(workdir / run / "best.npz")
+    save(refit_species_shifts(best, train_set), workdir / run / "final.npz")
+
+
 def evaluate_stage(workdir: Path, run: str) -> None:
     from superionic.potentials import load
     from superionic.training.trainer import evaluate
 
     _, val_set, test_set = labelled_splits(workdir)
-    potential = load(workdir / run / "best.npz")
+    potential = load(workdir / run / "final.npz")
     report = {
-        "checkpoint": str(workdir / run / "best.npz"),
+        "checkpoint": str(workdir / run / "final.npz"),
         "test_heldout_compositions": evaluate(potential, test_set),
         "val": evaluate(potential, val_set),
         "num_test_structures": len(test_set),
@@ -216,7 +226,7 @@ def md_stage(workdir: Path, run: str, potential_name: str, production_ps: float,
 
     warnings.filterwarnings("ignore")
     if potential_name == "student":
-        potential, tag = load(workdir / run / "best.npz"), "student"
+        potential, tag = load(workdir / run / "final.npz"), "student"
     else:
         import superionic.potentials.sevennet  # noqa: F401  (registers sevennet-0)
 
@@ -263,7 +273,7 @@ def ship_stage(workdir: Path, run: str) -> None:
     from superionic.potentials import load, save
     from superionic.potentials.registry import PACKAGE_POTENTIALS
 
-    potential = load(workdir / run / "best.npz")
+    potential = load(workdir / run / "final.npz")
     evaluation_path = workdir / run / "evaluation.json"
     provenance = dict(potential.provenance)
     if evaluation_path.is_file():
@@ -283,7 +293,19 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "stage", choices=["sample", "label", "sample2", "label2", "train", "evaluate", "md", "ship", "all"]
+        "stage",
+        choices=[
+            "sample",
+            "label",
+            "sample2",
+            "label2",
+            "train",
+            "finalise",
+            "evaluate",
+            "md",
+            "ship",
+            "all",
+        ],
     )
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "default")
     parser.add_argument("--atoms-budget", type=int, default=600, help="atoms sampled per training CIF")
@@ -311,6 +333,8 @@ def main(argv=None) -> int:
     if args.stage in ("train", "all"):
         model = DEFAULT_MODEL | (args.model or {})
         train_stage(args.workdir, args.labels, args.epochs, model, args.run, args.init_from)
+    if args.stage in ("finalise", "all"):
+        finalise_stage(args.workdir, args.run, args.labels)
     if args.stage in ("evaluate", "all"):
         evaluate_stage(args.workdir, args.run)
     if args.stage in ("md", "all"):

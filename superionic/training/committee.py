@@ -46,8 +46,18 @@ class Committee:
 
     @cached_property
     def _evaluate_jit(self):
-        fn = partial(energy_forces_stress, config=self.members[0].config)
-        return jax.jit(jax.vmap(lambda params, batch: fn(params, batch=batch), in_axes=(0, None)))
+        # One compiled function applied member by member (not vmapped): a batched program may order float
+        # sums differently per member, and identical members must give exactly zero spread.
+        fn = jax.jit(partial(energy_forces_stress, config=self.members[0].config))
+
+        def evaluate_all(stacked_params, batch):
+            outs = [
+                fn(jax.tree_util.tree_map(lambda x, i=i: x[i], stacked_params), batch=batch)
+                for i in range(self.size)
+            ]
+            return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *outs)
+
+        return evaluate_all
 
     def evaluate(self, atoms_list: ase.Atoms | Sequence[ase.Atoms]) -> list[dict[str, np.ndarray]]:
         """Per structure: ``energy``/``forces``/``stress`` (member mean) and ``*_std`` (member spread).

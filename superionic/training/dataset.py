@@ -82,16 +82,19 @@ class DatasetStatistics:
     mean_neighbors: float
 
 
-def reference_energies(counts: np.ndarray, energies: np.ndarray, ridge: float = 1.0) -> np.ndarray:
-    """Per-species energies e minimising |C e - E|^2 + ridge |e - ē|^2, ē the mean energy per atom.
+def reference_energies(
+    counts: np.ndarray, energies: np.ndarray, ridge: float = 1.0, prior: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-species energies e minimising |C e - E|^2 + ridge |e - prior|^2 (prior: the mean energy per atom).
 
     ``counts`` [S, species] are atom counts, ``energies`` [S] in eV. The ridge pulls species that the data
-    cannot separate (an element present in one or two compositions) towards the average energy per atom
-    instead of letting them take absurd values that cancel out (e.g. +65 and -177 eV).
+    cannot separate (an element present in one or two compositions) towards the prior instead of letting
+    them take absurd values that cancel out (e.g. +65 and -177 eV).
     """
-    mean_per_atom = float(energies.sum() / counts.sum())
+    if prior is None:
+        prior = np.full(counts.shape[1], float(energies.sum() / counts.sum()))
     gram = counts.T @ counts + ridge * np.eye(counts.shape[1])
-    return np.linalg.solve(gram, counts.T @ energies + ridge * mean_per_atom)
+    return np.linalg.solve(gram, counts.T @ energies + ridge * np.asarray(prior))
 
 
 def composition_counts(dataset: Sequence[ase.Atoms], species: Sequence[str]) -> np.ndarray:

@@ -278,15 +278,18 @@ def initial_potential(
     params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), params)
     potential = Potential(model, params, name, {"normalisation": _stats_dict(stats)})
     potential = _match_force_scale(potential, train_set[:32], stats.force_rms_eV_per_A)
-    return _refit_shifts(potential, train_set)
+    return refit_species_shifts(potential, train_set)
 
 
-def _refit_shifts(potential: Potential, train_set: Sequence[ase.Atoms], ridge: float = 1.0) -> Potential:
-    """Species shifts refitted to what the untrained network leaves: E_label - E_model(shift = 0).
+def refit_species_shifts(
+    potential: Potential, train_set: Sequence[ase.Atoms], ridge: float = 1.0
+) -> Potential:
+    """Species shifts refitted to what the network leaves: E_label - E_model(shift = 0), by ridge regression.
 
-    After the scale is matched to the forces, the network's position-independent part (the species embedding
-    through the self-connections) is large; absorbing it into the shifts starts training at the reference-fit
-    energy error instead of eV per atom.
+    The prior of each shift is the least-squares reference energy of the species minus the network's energy
+    of an isolated atom of it (its position-independent part, large after the force-scale matching), so
+    species that the data cannot separate (always found together) get a sensible split instead of one that
+    only fits the training compositions. Forces do not depend on the shifts: this can run after training.
     """
     params = dict(potential.params)
     params["species_shift_eV"] = jnp.zeros_like(params["species_shift_eV"])
@@ -297,10 +300,12 @@ def _refit_shifts(potential: Potential, train_set: Sequence[ase.Atoms], ridge: f
     predicted = np.zeros(len(data))
     for batch, _, members in batches(data, shape, range(len(data)), unshifted.dtype):
         predicted[members] = np.asarray(energy_fn(params, batch))[: len(members)]
+    isolated = [ase.Atoms(s, cell=np.eye(3) * 3 * unshifted.cutoff_A, pbc=True) for s in potential.species]
+    isolated_eV = np.array([r["energy"] for r in unshifted.evaluate(isolated)])
     counts = composition_counts(train_set, potential.species)
-    params["species_shift_eV"] = jnp.asarray(
-        reference_energies(counts, data.energy_eV - predicted, ridge), params["species_scale_eV"].dtype
-    )
+    prior = reference_energies(counts, data.energy_eV, ridge) - isolated_eV
+    shifts = reference_energies(counts, data.energy_eV - predicted, ridge, prior)
+    params["species_shift_eV"] = jnp.asarray(shifts, params["species_scale_eV"].dtype)
     return Potential(potential.config, params, potential.name, potential.provenance)
 
 
