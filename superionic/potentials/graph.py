@@ -17,7 +17,6 @@ import numpy as np
 import vesin
 
 
-@jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class GraphBatch:
     """A padded batch of structures as one disconnected graph.
@@ -35,10 +34,35 @@ class GraphBatch:
     receivers: jax.Array  # [E] int, centre i
     cell_shifts: jax.Array  # [E, 3] integer image offsets (as floats): r_ij = r_j - r_i + shift @ cell
     edge_mask: jax.Array  # [E] bool
+    max_neighbors: int = 0  # static: at least the largest number of valid edges of one receiver
 
     @property
     def num_graphs(self) -> int:
         return self.cells.shape[0]
+
+
+jax.tree_util.register_dataclass(
+    GraphBatch,
+    data_fields=[
+        "positions",
+        "cells",
+        "species",
+        "node_graph",
+        "node_mask",
+        "senders",
+        "receivers",
+        "cell_shifts",
+        "edge_mask",
+    ],
+    meta_fields=["max_neighbors"],
+)
+
+
+def neighbor_capacity(receivers: np.ndarray, step: int = 16) -> int:
+    """Room per atom for the dense neighbour table: the largest degree rounded up to a multiple of ``step``
+    (so batches of similar structures share one compiled shape)."""
+    largest = int(np.bincount(receivers).max()) if len(receivers) else 1
+    return step * math.ceil(largest / step)
 
 
 @dataclass(frozen=True)
@@ -54,7 +78,10 @@ class Structure:
 def neighbor_pairs(
     positions: np.ndarray, cell: np.ndarray, pbc: Sequence[bool], cutoff: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All ordered pairs (i, j, image) with |r_j - r_i + image @ cell| < cutoff, i != j or image != 0."""
+    """All ordered pairs (i, j, image) with |r_j - r_i + image @ cell| < cutoff, i != j or image != 0.
+
+    Sorted by i (the model's dense neighbour table needs edges grouped by receiver).
+    """
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     cell = np.ascontiguousarray(cell, dtype=np.float64)
     pbc = [bool(p) for p in pbc]
@@ -64,7 +91,8 @@ def neighbor_pairs(
         )
     calculator = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
     i, j, shifts = calculator.compute(points=positions, box=cell, periodic=pbc, quantities="ijS")
-    return i.astype(np.int32), j.astype(np.int32), shifts.astype(np.int32)
+    order = np.argsort(i, kind="stable")
+    return i[order].astype(np.int32), j[order].astype(np.int32), shifts[order].astype(np.int32)
 
 
 def bucket_size(n: int, minimum: int = 8, growth: float = 1.25) -> int:
@@ -124,4 +152,5 @@ def build_graph_batch(
         receivers=jnp.asarray(padded(receivers, e_pad, pad_node)),
         cell_shifts=jnp.asarray(padded(shifts, e_pad, 0, (3,)), dtype),
         edge_mask=jnp.asarray(np.arange(e_pad) < e_real),
+        max_neighbors=neighbor_capacity(np.concatenate(receivers)),
     )

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax_md import partition
 
-from superionic.potentials.nequip import atomic_energies
+from superionic.potentials.nequip import atomic_energies_dense
 from superionic.potentials.potential import Potential
 
 
@@ -91,19 +91,18 @@ def neighbor_energy_fns(
         capacity_multiplier=capacity_multiplier,
         disable_cell_list=disable_cell_list,
         fractional_coordinates=fractional_coordinates,
-        format=partition.Sparse,
+        format=partition.Dense,
     )
     params, config = potential.params, potential.config
 
     def energy_fn(R: jax.Array, neighbor: partition.NeighborList, **kwargs) -> jax.Array:
-        receivers, senders = neighbor.idx[0], neighbor.idx[1]
-        edge_mask = receivers < num_atoms
-        receivers = jnp.where(edge_mask, receivers, 0)
-        senders = jnp.where(edge_mask, senders, 0)
+        neighbors = neighbor.idx  # [N, K], padded with N
+        edge_mask = neighbors < num_atoms
+        neighbors = jnp.where(edge_mask, neighbors, 0)
         geometry = _box_kwargs(kwargs)
-        displacement = jax.vmap(lambda a, b: displacement_fn(a, b, **geometry))
-        vectors = displacement(R[senders], R[receivers])  # r_j - r_i, Cartesian Å
-        energies = atomic_energies(params, config, species, vectors, senders, receivers, edge_mask)
+        displacement = jax.vmap(jax.vmap(lambda a, b: displacement_fn(a, b, **geometry), (0, None)), (0, 0))
+        vectors = displacement(R[neighbors], R)  # r_j - r_i, Cartesian Å, [N, K, 3]
+        energies = atomic_energies_dense(params, config, species, vectors, neighbors, edge_mask)
         return jnp.sum(energies)
 
     return neighbor_fn, energy_fn

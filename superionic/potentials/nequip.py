@@ -1,6 +1,7 @@
 """A NequIP-style E(3)-equivariant potential as pure JAX functions of an explicit parameter pytree.
 
-``atomic_energies(params, config, species, edge_vectors, senders, receivers, edge_mask)`` is the whole model.
+``atomic_energies_dense(params, config, species, edge_vectors, neighbors, edge_mask)`` is the whole model
+(neighbours in a dense [N, K] table); ``atomic_energies`` takes an edge list sorted by receiver instead.
 Node features are dicts ``{"0e": [N, mul, 1], "1e": [N, mul, 3], ...}`` with one block per irrep. e3nn-jax
 supplies the spherical harmonics and Clebsch–Gordan coefficients; the linear layers, the "uvu" tensor product
 of the convolution and the gate are written out here because (a) their weight layout must map one-to-one onto
@@ -242,37 +243,42 @@ def convolution(
     x: Features,
     sh: dict[str, jax.Array],
     tp_weights: jax.Array,
-    senders: jax.Array,
-    receivers: jax.Array,
-    num_nodes: int,
+    neighbors: jax.Array,
     denominator: float,
 ) -> Features:
-    """Messages x_j ⊗ Y(r_ij) weighted per edge, path and channel, summed onto receivers / denominator."""
-    x_src = {ir: v[senders] for ir, v in x.items()}  # [E, mul, dim]
+    """Messages x_j ⊗ Y(r_ij) weighted per edge, path and channel, summed over each atom's neighbours.
+
+    Dense layout: ``neighbors`` [N, K] holds each atom's neighbour indices, ``sh``/``tp_weights`` are [N, K, ...]
+    (masked edges carry zero weights). Each path's neighbour sum is one batched matmul contracting the
+    neighbour and input-m axes, so per-edge messages (mul x (2l+1) numbers per path) are never materialised:
+    with forces (a backward pass) this is ~10x faster on CPU than gather/scatter over an edge list (measured).
+    """
+    x_src = {ir: v[neighbors] for ir, v in x.items()}  # [N, K, mul, dim]
     blocks: dict[str, list[jax.Array]] = {}
     offset = 0
     for path in plan.paths:
         l1, l2, l3 = e3nn.Irrep(path.ir_in).l, e3nn.Irrep(path.ir_sh).l, e3nn.Irrep(path.ir_out).l
         cg = jnp.asarray(_clebsch_gordan(l1, l2, l3), dtype=tp_weights.dtype)
-        w = tp_weights[:, offset : offset + path.mul]  # [E, mul]
+        w = tp_weights[:, :, offset : offset + path.mul]  # [N, K, mul]
         offset += path.mul
         if l1 == 0:
-            # x is a scalar per channel: out[e,u,k] = x[e,u] * sum_j C[0,j,k] Y[e,j]
-            y_k = sh[path.ir_sh] @ cg[0]  # [E, dim_out]
-            msg = (x_src[path.ir_in][:, :, 0] * w)[:, :, None] * y_k[:, None, :]
+            # x is a scalar per channel: out[n,u,k] = sum_K w x[K,u] * (sum_j C[0,j,k] Y[K,j])
+            y_k = sh[path.ir_sh] @ cg[0]  # [N, K, dim_out]
+            out = jnp.einsum("nau,nak->nuk", x_src[path.ir_in][..., 0] * w, y_k)
         else:
             d1, d2, d3 = cg.shape
-            cy = (sh[path.ir_sh] @ jnp.transpose(cg, (1, 0, 2)).reshape(d2, d1 * d3)).reshape(-1, d1, d3)
-            # out[e,u,k] = w[e,u] sum_i x[e,u,i] cy[e,i,k], written as broadcasts over the tiny i/k axes:
-            # XLA's CPU batched matmul is ~15x slower for these shapes (measured, 2-core CPU).
-            xw = x_src[path.ir_in] * w[:, :, None]
-            msg = sum(xw[:, :, i, None] * cy[:, None, i, :] for i in range(d1))
-        blocks.setdefault(path.ir_out, []).append(msg)
-    out = {}
-    for ir, msgs in blocks.items():
-        messages = jnp.concatenate(msgs, axis=1) if len(msgs) > 1 else msgs[0]
-        out[ir] = jax.ops.segment_sum(messages, receivers, num_segments=num_nodes) / denominator
-    return out
+            cy = (sh[path.ir_sh] @ jnp.transpose(cg, (1, 0, 2)).reshape(d2, d1 * d3)).reshape(
+                *sh[path.ir_sh].shape[:2], d1, d3
+            )  # [N, K, dim_in, dim_out]
+            n, k = cy.shape[:2]
+            # contract (neighbour, m_in) as one axis of a plain batched matmul: [N, K*d1, mul] x [N, K*d1, d3]
+            a = jnp.swapaxes(x_src[path.ir_in] * w[..., None], 2, 3).reshape(n, k * d1, -1)
+            out = jnp.einsum("nmu,nmk->nuk", a, cy.reshape(n, k * d1, d3))
+        blocks.setdefault(path.ir_out, []).append(out)
+    return {
+        ir: (jnp.concatenate(outs, axis=1) if len(outs) > 1 else outs[0]) / denominator
+        for ir, outs in blocks.items()
+    }
 
 
 def gate(config: NequIPConfig, plan: LayerPlan, x: Features) -> Features:
@@ -296,23 +302,62 @@ def gate(config: NequIPConfig, plan: LayerPlan, x: Features) -> Features:
 # ---------------------------------------------------------------------------------------------- the model
 
 
+def dense_neighbors(
+    senders: jax.Array, receivers: jax.Array, edge_mask: jax.Array, num_nodes: int, max_neighbors: int
+) -> jax.Array:
+    """[N, max_neighbors] table of edge indices (E where empty) from an edge list sorted by receiver.
+
+    Valid edges must be sorted by receiver and no atom may have more than ``max_neighbors`` of them (the
+    graph builders guarantee both; excess edges would be dropped).
+    """
+    num_edges = senders.shape[0]
+    nodes = jnp.arange(num_nodes, dtype=receivers.dtype)
+    first = jnp.searchsorted(jnp.where(edge_mask, receivers, num_nodes), nodes)  # [N]
+    slot = jnp.arange(num_edges) - first[jnp.clip(receivers, 0, num_nodes - 1)]
+    row = jnp.where(edge_mask, receivers, num_nodes)  # out of range: dropped
+    col = jnp.where(edge_mask, slot, 0)
+    table = jnp.full((num_nodes, max_neighbors), num_edges, jnp.int32)
+    return table.at[row, col].set(jnp.arange(num_edges, dtype=jnp.int32), mode="drop")
+
+
 def atomic_energies(
     params: Params,
     config: NequIPConfig,
     species: jax.Array,  # [N] int, index into config.species
     edge_vectors: jax.Array,  # [E, 3] r_sender - r_receiver, Å
     senders: jax.Array,  # [E] int
-    receivers: jax.Array,  # [E] int
+    receivers: jax.Array,  # [E] int, sorted (valid edges)
     edge_mask: jax.Array,  # [E] bool, False for padding
+    max_neighbors: int,
 ) -> jax.Array:
-    """Per-atom energies in eV, shape [N]."""
-    num_nodes = species.shape[0]
+    """Per-atom energies in eV, shape [N], from an edge list sorted by receiver (see :func:`dense_neighbors`)."""
+    table = dense_neighbors(senders, receivers, edge_mask, species.shape[0], max_neighbors)
+
+    def dense(a, fill):
+        return jnp.concatenate([a, jnp.full((1, *a.shape[1:]), fill, a.dtype)])[table]
+
+    return atomic_energies_dense(
+        params, config, species, dense(edge_vectors, 0.0), dense(senders, 0), dense(edge_mask, False)
+    )
+
+
+def atomic_energies_dense(
+    params: Params,
+    config: NequIPConfig,
+    species: jax.Array,  # [N] int, index into config.species
+    edge_vectors: jax.Array,  # [N, K, 3] r_neighbor - r_atom, Å
+    neighbors: jax.Array,  # [N, K] int, neighbour indices
+    edge_mask: jax.Array,  # [N, K] bool, False for empty slots
+) -> jax.Array:
+    """Per-atom energies in eV, shape [N], with neighbours in a dense [N, K] table (jax-md's Dense format)."""
+    num_nodes, max_neighbors = neighbors.shape
     dtype = params["embedding"].dtype
-    edge_vectors = edge_vectors.astype(dtype)
-    r2 = jnp.sum(edge_vectors**2, axis=-1)
-    edge_mask = edge_mask & (r2 < config.cutoff_A**2) & (r2 > 0.0)
+    vectors = edge_vectors.astype(dtype).reshape(-1, 3)
+    mask = edge_mask.reshape(-1)
+    r2 = jnp.sum(vectors**2, axis=-1)
+    mask = mask & (r2 < config.cutoff_A**2) & (r2 > 0.0)
     # Padded or out-of-range edges get a harmless unit vector so neither values nor gradients become NaN.
-    safe_vectors = jnp.where(edge_mask[:, None], edge_vectors, jnp.array([1.0, 0.0, 0.0], dtype))
+    safe_vectors = jnp.where(mask[:, None], vectors, jnp.array([1.0, 0.0, 0.0], dtype))
     r = jnp.sqrt(jnp.sum(safe_vectors**2, axis=-1))
 
     if config.cutoff_function == "xplor":
@@ -320,8 +365,12 @@ def atomic_energies(
     else:
         envelope = polynomial_cutoff(r, config.cutoff_A, config.polynomial_p)
     edge_embedding = bessel_basis(r, params["bessel_frequencies"], config.cutoff_A) * envelope[:, None]
-    edge_embedding = jnp.where(edge_mask[:, None], edge_embedding, 0.0)
-    sh = spherical_harmonics(config, safe_vectors)
+    edge_embedding = jnp.where(mask[:, None], edge_embedding, 0.0)
+    sh = {
+        ir: v.reshape(num_nodes, max_neighbors, -1)
+        for ir, v in spherical_harmonics(config, safe_vectors).items()
+    }
+    neighbors = jnp.where(edge_mask, neighbors, 0)
 
     one_hot = jax.nn.one_hot(species, len(config.species), dtype=dtype)
     h0 = one_hot @ params["embedding"] / math.sqrt(len(config.species))
@@ -332,8 +381,8 @@ def atomic_energies(
         self_connection = linear(layer["self_connection"], x)
         x = linear(layer["linear_1"], x)
         tp_weights = radial_mlp(layer["radial_mlp"], edge_embedding, radial_act)
-        tp_weights = jnp.where(edge_mask[:, None], tp_weights, 0.0)
-        x = convolution(plan, x, sh, tp_weights, senders, receivers, num_nodes, config.conv_denominator)
+        tp_weights = jnp.where(mask[:, None], tp_weights, 0.0).reshape(num_nodes, max_neighbors, -1)
+        x = convolution(plan, x, sh, tp_weights, neighbors, config.conv_denominator)
         x = linear(layer["linear_2"], x)
         x = {ir: x[ir] + self_connection[ir] if ir in self_connection else x[ir] for ir in x}
         x = gate(config, plan, x)

@@ -44,7 +44,14 @@ def structure_energies(
         + jnp.einsum("ei,eij->ej", batch.cell_shifts, edge_cells)
     )
     energies = atomic_energies(
-        params, config, batch.species, vectors, batch.senders, batch.receivers, batch.edge_mask
+        params,
+        config,
+        batch.species,
+        vectors,
+        batch.senders,
+        batch.receivers,
+        batch.edge_mask,
+        batch.max_neighbors,
     )
     energies = jnp.where(batch.node_mask, energies, 0.0)
     return jax.ops.segment_sum(energies, batch.node_graph, num_segments=batch.num_graphs + 1)[:-1]

@@ -54,3 +54,40 @@ def test_nve_with_nequip_conserves_energy(tmp_path):
     assert np.ptp(e) / n < 0.02 * np.ptp(ke) / n
     assert abs(result.members[0].conserved_drift_eV_per_atom_per_ps) < 1e-4
     assert result.members[0].n_frames == 41
+
+
+@pytest.mark.slow
+@pytest.mark.teacher
+def test_nve_with_sevennet0_conserves_energy(tmp_path):
+    """NVE of Li3N (192 atoms, 1 fs, 60 fs) with the imported SevenNet-0: a real, trained potential."""
+    pytest.importorskip("sevenn")
+    from superionic.potentials import load
+    from superionic.potentials.sevennet import import_sevennet
+
+    potential = load(import_sevennet("sevennet-0", tmp_path / "sevennet-0.npz"))
+    system = md.prepare_system(_examples() / "Li3N.cif", potential.cutoff_A, 0.5, target_atoms=150)
+    config = md.MDConfig(
+        ensemble="nve",
+        temperatures_K=(800.0,),
+        timestep_fs=1.0,
+        production_ps=0.06,
+        equilibration_ps=0.0,
+        save_every_fs=5.0,
+        chunk_steps=30,
+        skin_A=0.5,
+        progress=False,
+    )
+    result = md.run(system, potential, config, tmp_path / "run")
+    traj = md.read_trajectory(result.trajectories[0])
+    n = system.n_atoms
+    ke, e = traj.observables["kinetic_energy"], traj.observables["conserved_energy"]
+    assert np.ptp(ke) / n > 5e-3  # atoms exchange kinetic and potential energy
+    # float32 model: the conserved energy fluctuates far less than the kinetic energy and does not drift
+    assert np.ptp(e) / n < 0.05 * np.ptp(ke) / n
+    assert abs(result.members[0].conserved_drift_eV_per_atom_per_ps) < 5e-3
+
+
+def _examples():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2] / "examples"
