@@ -50,11 +50,13 @@ def structure_graph(atoms, species: np.ndarray, cutoff_A: float) -> StructureGra
 
 @dataclass(frozen=True)
 class BatchShape:
-    """Padded sizes of a batch: total nodes (one more than real atoms, for padding), edges, graph slots."""
+    """Padded sizes of a batch: total nodes (one more than real atoms, for padding), edges, graph slots, and
+    the width of the model's dense neighbour table (0: the smallest that holds the batch, which may vary)."""
 
     num_nodes: int
     num_edges: int
     num_graphs: int
+    max_neighbors: int = 0
 
     def holds(self, nodes: int, edges: int, graphs: int) -> bool:
         return nodes < self.num_nodes and edges <= self.num_edges and graphs <= self.num_graphs
@@ -73,7 +75,13 @@ def shape_for(graphs: Sequence[StructureGraph], growth: float = 1.25) -> BatchSh
         ladder(sum(g.num_nodes for g in graphs) + 1, 16),
         ladder(sum(g.num_edges for g in graphs), 256),
         len(graphs),
+        max(max_degree(g) for g in graphs),
     )
+
+
+def max_degree(graph: StructureGraph, step: int = 16) -> int:
+    """Largest number of neighbours of one atom, rounded up to a multiple of ``step``."""
+    return neighbor_capacity(graph.receivers, step)
 
 
 def plan_batches(
@@ -104,7 +112,7 @@ def plan_batches(
 
 
 def pack_graphs(graphs: Sequence[StructureGraph], shape: BatchShape, dtype=np.float32) -> GraphBatch:
-    """One :class:`GraphBatch` padded exactly to ``shape``."""
+    """One :class:`GraphBatch` padded exactly to ``shape`` (edges grouped by receiver, as the model needs)."""
     n_real = sum(g.num_nodes for g in graphs)
     e_real = sum(g.num_edges for g in graphs)
     if not shape.holds(n_real, e_real, len(graphs)):
@@ -117,6 +125,9 @@ def pack_graphs(graphs: Sequence[StructureGraph], shape: BatchShape, dtype=np.fl
     senders = np.full(e_pad, n_real, np.int32)  # padding edges point at the first padding node
     receivers = np.full(e_pad, n_real, np.int32)
     shifts = np.zeros((e_pad, 3))
+    max_neighbors = shape.max_neighbors or max(max_degree(g) for g in graphs)
+    if any(max_degree(g, step=1) > max_neighbors for g in graphs):
+        raise ValueError(f"an atom has more than max_neighbors={max_neighbors} neighbours: enlarge the shape")
     n0 = e0 = 0
     for k, g in enumerate(graphs):
         n, e = g.num_nodes, g.num_edges

@@ -24,7 +24,14 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from superionic.potentials.potential import Potential, energy_forces_stress
-from superionic.training.batching import BatchShape, pack_graphs, plan_batches, shape_for, structure_graph
+from superionic.training.batching import (
+    BatchShape,
+    max_degree,
+    pack_graphs,
+    plan_batches,
+    shape_for,
+    structure_graph,
+)
 
 # Up to 16 structures, 511 atoms and 24,576 edges per compiled batch (SevenNet-0 at 5 Å: ~50 edges/atom).
 DEFAULT_TEACHER_SHAPE = BatchShape(512, 24576, 16)
@@ -50,9 +57,10 @@ class PotentialTeacher:
     def _smallest_shape(self, chosen: Sequence) -> BatchShape:
         """The smallest k/8 of the batch shape's edges (k = 1..8) that holds ``chosen``: at most 8 compiles."""
         nodes, edges = sum(g.num_nodes for g in chosen), sum(g.num_edges for g in chosen)
+        degree = max(max_degree(g, step=32) for g in chosen)  # coarse steps: few distinct compiles
         for eighths in range(1, 9):
             shape = BatchShape(
-                self.shape.num_nodes, self.shape.num_edges * eighths // 8, self.shape.num_graphs
+                self.shape.num_nodes, self.shape.num_edges * eighths // 8, self.shape.num_graphs, degree
             )
             if shape.holds(nodes, edges, len(chosen)):
                 return shape

@@ -38,6 +38,7 @@ from superionic.potentials.potential import Potential, energy_forces_stress
 from superionic.training.batching import (
     BatchShape,
     StructureGraph,
+    max_degree,
     pack_graphs,
     plan_batches,
     structure_graph,
@@ -91,7 +92,8 @@ def batch_shape_for(data: LabelledGraphs, batch_size: int, slack: float = 1.15) 
     edges = np.array([g.num_edges for g in data.graphs])
     n = max(int(nodes.max()) + 1, math.ceil(slack * batch_size * nodes.mean()) + 1)
     e = max(int(edges.max()), math.ceil(slack * batch_size * edges.mean()))
-    return BatchShape(64 * math.ceil(n / 64), 512 * math.ceil(e / 512), batch_size)
+    degree = max(max_degree(g) for g in data.graphs)
+    return BatchShape(64 * math.ceil(n / 64), 512 * math.ceil(e / 512), batch_size, degree)
 
 
 def pack_labels(
