@@ -357,7 +357,10 @@ def estimate_conductivity(
         except ValueError as err:
             raise EstimateError(f"relaxation shrank the cell below the neighbour-list limit: {err}") from err
 
+    # At least ~50 frames per run (50 fs apart for long runs) so the MSD has enough time origins.
+    steps_between_frames = max(1, round(min(50.0, settings.production_ps * 1e3 / 50) / settings.timestep_fs))
     config = md.MDConfig(
+        save_every_fs=steps_between_frames * settings.timestep_fs,
         ensemble=ENSEMBLE_NAMES[settings.ensemble],
         temperatures_K=tuple(float(t) for t in settings.temperatures_K),
         replicas=settings.replicas,
