@@ -235,7 +235,7 @@ def relax(atoms, potential, steps: int, fmax: float, progress: Callable[[str], N
 
     atoms = atoms.copy()
     atoms.calc = SuperionicCalculator(potential)
-    start_energy = atoms.get_potential_energy()
+    start_energy, start_volume = atoms.get_potential_energy(), atoms.get_volume()
     optimizer = FIRE(FrechetCellFilter(atoms), logfile=None)
     converged = optimizer.run(fmax=fmax, steps=steps)
     info = {
@@ -243,7 +243,7 @@ def relax(atoms, potential, steps: int, fmax: float, progress: Callable[[str], N
         "converged": bool(converged),
         "fmax_eV_per_A": fmax,
         "energy_change_eV_per_atom": (atoms.get_potential_energy() - start_energy) / len(atoms),
-        "volume_change_percent": 0.0,
+        "volume_change_percent": 100.0 * (atoms.get_volume() / start_volume - 1.0),
     }
     progress(f"relaxed in {optimizer.nsteps} steps ({'converged' if converged else 'not converged'})")
     atoms.calc = None
@@ -343,7 +343,6 @@ def estimate_conductivity(
             system.to_atoms(), potential, settings.relax_steps, settings.relax_fmax_eV_per_A, progress
         )
         relaxation["performed"] = True
-        relaxation["volume_change_percent"] = 100.0 * (relaxed.get_volume() / system.volume_A3 - 1.0)
         try:
             system = md.prepare_system(
                 relaxed,
