@@ -184,14 +184,14 @@ def _atomic_number(symbol: str) -> int:
     return atomic_numbers[symbol]
 
 
-def finalise_stage(workdir: Path, run: str, label_dirs: Sequence[str]) -> None:
-    """best.npz with species shifts refitted (isolated-atom prior) -> final.npz; forces are unchanged."""
+def finalise_stage(workdir: Path, run: str, label_dirs: Sequence[str], source: str = "best") -> None:
+    """``source``.npz (best or last) with species shifts refitted (isolated-atom prior) -> final.npz."""
     from superionic.potentials import load, save
     from superionic.training.trainer import refit_species_shifts
 
     train_set, _, _ = labelled_splits(workdir, label_dirs)
-    best = load(workdir / run / "best.npz")
-    save(refit_species_shifts(best, train_set), workdir / run / "final.npz")
+    chosen = load(workdir / run / f"{source}.npz")
+    save(refit_species_shifts(chosen, train_set), workdir / run / "final.npz")
 
 
 def evaluate_stage(workdir: Path, run: str) -> None:
@@ -314,6 +314,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--labels", nargs="+", default=["labels", "labels2"], help="label folders to train on"
     )
+    parser.add_argument("--finalise-from", default="best", choices=["best", "last"])
     parser.add_argument("--init-from", help="checkpoint to continue from (fine-tuning on more data)")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
     parser.add_argument("--run", default="train", help="training subfolder of the workdir")
@@ -334,7 +335,7 @@ def main(argv=None) -> int:
         model = DEFAULT_MODEL | (args.model or {})
         train_stage(args.workdir, args.labels, args.epochs, model, args.run, args.init_from)
     if args.stage in ("finalise", "all"):
-        finalise_stage(args.workdir, args.run, args.labels)
+        finalise_stage(args.workdir, args.run, args.labels, args.finalise_from)
     if args.stage in ("evaluate", "all"):
         evaluate_stage(args.workdir, args.run)
     if args.stage in ("md", "all"):
