@@ -262,6 +262,8 @@ def md_stage(workdir: Path, run: str, potential_name: str, production_ps: float,
             }
         except md.MDInstabilityError as err:
             entry |= {"stable": False, "error": str(err)}
+        except ValueError as err:  # e.g. no oxidation-state guess for an ordered cell: record and go on
+            entry |= {"stable": None, "error": str(err)}
         entry["wall_s"] = round(time.time() - t0, 1)
         results[cif_id] = entry
         out_json.write_text(json.dumps(results, indent=1, default=str))
