@@ -83,7 +83,8 @@ def order_structure(structure, rng: np.random.Generator, min_distance_factor: fl
         cell=np.asarray(structure.lattice.matrix),
         pbc=True,
     )
-    return remove_close_contacts(atoms, min_distance_factor)
+    partial = np.array([len(options[i][0]) > 1 for i in keep])  # only atoms of shared/split sites may go
+    return remove_close_contacts(atoms, min_distance_factor, removable=partial)
 
 
 def _fix_composition(options, choice: list[str], target: Mapping[str, int], rng: np.random.Generator) -> None:
@@ -116,20 +117,31 @@ def _fix_composition(options, choice: list[str], target: Mapping[str, int], rng:
             return
 
 
-def remove_close_contacts(atoms: ase.Atoms, factor: float = 0.75) -> ase.Atoms:
-    """Drop atoms closer than ``factor`` x (sum of covalent radii) to another atom, most conflicts first."""
+def remove_close_contacts(
+    atoms: ase.Atoms, factor: float = 0.75, removable: np.ndarray | None = None
+) -> ase.Atoms:
+    """Drop atoms closer than ``factor`` x (sum of covalent radii) to another atom, most conflicts first.
+
+    ``removable`` [n] bool: only pairs of such atoms count (atoms drawn onto shared or split sites), so a
+    fully occupied cation with a short bond, like Ti-O 1.63 Å in LATP, is never dropped).
+    """
     from superionic.potentials.graph import neighbor_pairs
 
     atoms = atoms.copy()
+    removable = np.ones(len(atoms), bool) if removable is None else np.asarray(removable, bool).copy()
     while len(atoms) > 1:
         radii = covalent_radii[atoms.numbers]
         i, j, shift = neighbor_pairs(atoms.positions, atoms.cell[:], atoms.pbc, 2.0 * radii.max() * factor)
         vectors = atoms.positions[j] - atoms.positions[i] + shift @ atoms.cell[:]
-        close = np.linalg.norm(vectors, axis=1) < factor * (radii[i] + radii[j])
+        close = (
+            (np.linalg.norm(vectors, axis=1) < factor * (radii[i] + radii[j])) & removable[i] & removable[j]
+        )
         if not close.any():
             break
         conflicts = np.bincount(i[close], minlength=len(atoms))
-        del atoms[int(np.argmax(conflicts))]
+        worst = int(np.argmax(conflicts))
+        del atoms[worst]
+        removable = np.delete(removable, worst)
     return atoms
 
 

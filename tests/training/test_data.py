@@ -94,6 +94,8 @@ def test_order_structure_fixes_composition_and_varies_with_seed():
 def test_remove_close_contacts_drops_split_site_partner():
     atoms = ase.Atoms("Li3", positions=[[0, 0, 0], [0.5, 0, 0], [3, 3, 3]], cell=np.eye(3) * 6, pbc=True)
     assert len(remove_close_contacts(atoms)) == 2
+    # Only the listed atoms may be removed: here neither, so both stay.
+    assert len(remove_close_contacts(atoms, removable=np.array([False, False, True]))) == 3
 
 
 def test_rattle_strain_substitute():
