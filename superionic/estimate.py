@@ -54,6 +54,35 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 ENSEMBLE_NAMES = {"nvt": "nvt_nose_hoover", "npt": "npt_nose_hoover"}
 
+# Accuracy a distilled potential must reach against its teacher on held-out compositions before its numbers
+# are trusted (issue 7): force MAE in meV/Å, read from the checkpoint's provenance.
+FORCE_MAE_TARGET_meV_per_A = 30.0
+
+
+def accuracy_warning(potential) -> str | None:
+    """A warning when the potential's own held-out metrics miss the accuracy target, else None."""
+    metrics = dict(potential.provenance).get("heldout_test_metrics") or {}
+    mae = metrics.get("forces_mae_meV_per_A")
+    if mae is None or mae <= FORCE_MAE_TARGET_meV_per_A:
+        return None
+    return (
+        f"potential '{potential.name}' misses its accuracy target (held-out force MAE {mae:.0f} meV/Å vs its "
+        f"teacher, target {FORCE_MAE_TARGET_meV_per_A:.0f}): treat these numbers as a smoke test and use "
+        "--potential sevennet-0 for results"
+    )
+
+
+def default_potential_meets_targets() -> bool:
+    """Whether the shipped default potential exists and meets the accuracy target (used by ``dev.py demo``)."""
+    from superionic.potentials.registry import resolve
+
+    path = resolve("default").path
+    if not path.is_file():
+        return False
+    from superionic.potentials import load
+
+    return accuracy_warning(load(path)) is None
+
 
 class EstimateError(RuntimeError):
     """A user-facing failure of the workflow (bad input, unusable structure, failed MD)."""
@@ -305,6 +334,9 @@ def estimate_conductivity(
     if report_path.exists():
         report_path.unlink()  # a stale report must not pass for this run's result
     potential = load_potential(settings.potential, progress)
+    potential_warning = accuracy_warning(potential)
+    if potential_warning:
+        progress(f"warning: {potential_warning}")
     try:
         potential.species_indices([el.Z for el in structure.composition.elements])
     except UnknownElementError as err:
@@ -411,6 +443,7 @@ def estimate_conductivity(
             "mean_temperature_K": [m.mean_temperature_K for m in result.members],
         },
         "transport": transport.to_dict(),
+        "warnings": ([potential_warning] if potential_warning else []) + list(transport.warnings),
         "environment": _environment(),
         "wall_time_s": time.perf_counter() - wall_start,
     }

@@ -215,3 +215,17 @@ def test_analyze_errors(capsys, tmp_path):
     shutil.copy(FIXTURE, copy)
     code, _, err = run(["analyze", copy, "--species", "Xx"], capsys)
     assert_one_line_error(code, err, "Xx")
+
+
+def test_potential_missing_its_accuracy_target_is_flagged(tiny_potential):
+    from dataclasses import replace
+
+    from superionic.estimate import accuracy_warning
+    from superionic.potentials import load
+
+    potential = load(tiny_potential)
+    assert accuracy_warning(potential) is None  # no held-out metrics recorded: nothing to judge
+    poor = replace(potential, provenance={"heldout_test_metrics": {"forces_mae_meV_per_A": 452.0}})
+    assert "misses its accuracy target (held-out force MAE 452 meV/Å" in accuracy_warning(poor)
+    good = replace(potential, provenance={"heldout_test_metrics": {"forces_mae_meV_per_A": 25.0}})
+    assert accuracy_warning(good) is None
