@@ -82,6 +82,10 @@ def save(potential: Potential, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz.partial", delete=False) as tmp:
         np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+    # Temporary files are created private (0600); give the checkpoint the usual permissions of a new file.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)
     os.replace(tmp.name, path)
     return path
 

@@ -1,7 +1,7 @@
 """Committees of potentials: mean prediction and spread (the uncertainty used for active learning).
 
-Members that share an architecture are evaluated together: their parameters are stacked and the model is
-``vmap``-ed over them, so a committee of N costs one compiled program, not N.
+Members share an architecture, so one compiled program evaluates them all, member by member (a vmapped
+program may order float sums differently per member, and identical members must give exactly zero spread).
 """
 
 from __future__ import annotations
