@@ -300,7 +300,7 @@ def load_potential(name: str, progress: Callable[[str], None]):
             raise
         entry = resolve(name)
         if entry.name == "default":
-            progress("the distilled default potential has not shipped yet: using sevennet-0")
+            progress("the default potential file is missing from this installation: using sevennet-0")
             return load_potential("sevennet-0", progress)
         from superionic.potentials.sevennet import SEVENNET_MODELS, TeacherMissingError, import_sevennet
 

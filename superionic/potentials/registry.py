@@ -58,7 +58,7 @@ register(
         "default",
         "small distilled NequIP specialist for Li solid electrolytes (shipped in the package)",
         shipped=True,
-        how_to_get="the distilled default potential has not shipped yet; use 'sevennet-0' instead",
+        how_to_get="the default potential file is missing from this installation (reinstall superionic) or use 'sevennet-0'",
     )
 )
 
