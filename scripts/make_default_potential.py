@@ -153,14 +153,20 @@ def labelled_splits(workdir: Path, label_dirs: Sequence[str] = ("labels", "label
 
 
 def train_stage(
-    workdir: Path, label_dirs: Sequence[str], epochs: int | None, model: dict, run: str, init_from: str | None
+    workdir: Path,
+    label_dirs: Sequence[str],
+    epochs: int | None,
+    model: dict,
+    run: str,
+    init_from: str | None,
+    training: dict | None = None,
 ) -> None:
     from superionic.training.config import TrainConfig
     from superionic.training.trainer import initial_potential, train
 
     train_set, val_set, _ = labelled_splits(workdir, label_dirs)
     print(f"train {len(train_set)} structures ({sum(len(a) for a in train_set)} atoms), val {len(val_set)}")
-    options = DEFAULT_TRAINING | ({"epochs": epochs} if epochs else {})
+    options = DEFAULT_TRAINING | (training or {}) | ({"epochs": epochs} if epochs else {})
     config = TrainConfig.from_dict(options)
     species = sorted({s for a in train_set + val_set for s in a.get_chemical_symbols()}, key=_atomic_number)
     if init_from:  # continue from an earlier run (fine-tuning on more data)
@@ -323,6 +329,9 @@ def main(argv=None) -> int:
     parser.add_argument("--md-potential", default="student", help="'student' or a registered name")
     parser.add_argument("--md-ps", type=float, default=50.0, help="production length of the MD checks")
     parser.add_argument("--model", type=json.loads, default=None, help="JSON overrides of DEFAULT_MODEL")
+    parser.add_argument(
+        "--training", type=json.loads, default=None, help="JSON overrides of DEFAULT_TRAINING"
+    )
     args = parser.parse_args(argv)
     t0 = time.time()
     if args.stage in ("sample", "all"):
@@ -335,7 +344,9 @@ def main(argv=None) -> int:
         label(args.workdir, "samples2.extxyz", "labels2", args.chunk_size)
     if args.stage in ("train", "all"):
         model = DEFAULT_MODEL | (args.model or {})
-        train_stage(args.workdir, args.labels, args.epochs, model, args.run, args.init_from)
+        train_stage(
+            args.workdir, args.labels, args.epochs, model, args.run, args.init_from, args.training
+        )
     if args.stage in ("finalise", "all"):
         finalise_stage(args.workdir, args.run, args.labels, args.finalise_from)
     if args.stage in ("evaluate", "all"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -25,7 +27,10 @@ DT_PS = 0.05
     ],
 )
 def test_interval_coverage_sweep(kind, n_walkers, n_frames, rate):
-    rng = np.random.default_rng(abs(hash((kind, n_walkers, n_frames))) % 2**32)
+    # A fixed seed per configuration: Python's hash() of a str changes between processes (PYTHONHASHSEED),
+    # which made this sweep draw new walks in every CI run. The lattice N=4 case sits at ~93.5 % coverage
+    # (4 seeds x 1,000 walks: 93.1-94.1 %), close enough to the band's edge that fresh draws fail now and then.
+    rng = np.random.default_rng(zlib.crc32(f"{kind}-{n_walkers}-{n_frames}".encode()))
     n_seeds = 1000
     if kind == "lattice":
         hop = 2.5
