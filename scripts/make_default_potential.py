@@ -85,6 +85,70 @@ def sample(workdir: Path, atoms_budget_train: int, configs_eval: int, round_: in
         print(f"{split}: {len(items)} structures, {sum(len(a) for a in items)} atoms")
 
 
+def sample_active(
+    workdir: Path,
+    student: str,
+    out_name: str = "samples_active.extxyz",
+    temperatures_K: Sequence[float] = (700.0, 1100.0, 1500.0),
+    interval_steps: int = 50,
+    min_atoms: int = 32,
+) -> None:
+    """Active learning: snapshots of the *student's own* Langevin MD on training CIFs, for the teacher to label.
+
+    Where the student is wrong, its MD drifts into configurations the static samples never visit (too-close
+    Li contacts, collapsing frameworks); labelling those teaches it where its errors are. Only training-split
+    compositions are sampled, so validation and test stay held out. Appends CIF by CIF (resumable).
+    """
+    import ase.io
+    from pymatgen.core import Structure
+
+    from superionic.potentials.calculator import SuperionicCalculator
+    from superionic.training.dataset import composition_split
+    from superionic.training.sampling import md_snapshots, order_structure, symmetrize
+
+    warnings.filterwarnings("ignore")
+    out = workdir / out_name
+    done = set()
+    if out.is_file():
+        done = {a.info["source"] for a in ase.io.read(out, index=":", format="extxyz")}
+    calculator = SuperionicCalculator(student)
+    entries = []
+    for path in sorted(OBELIX.glob("*.cif")):
+        structure = symmetrize(Structure.from_file(path))
+        entries.append((path.stem, structure, structure.composition.reduced_formula))
+    splits = composition_split([f for _, _, f in entries], (0.8, 0.1, 0.1), seed=SEED)
+    rng = np.random.default_rng(SEED + 100)
+    t0 = time.time()
+    for k, ((name, structure, formula), split) in enumerate(zip(entries, splits, strict=True)):
+        source = f"obelix:{name}"
+        if split != "train" or source in done:
+            continue
+        try:
+            atoms = order_structure(structure, rng)
+        except ValueError as err:
+            print(f"{name}: skipped ({err})")
+            continue
+        while len(atoms) < min_atoms:  # grow the shortest cell vector until MD has room
+            repeat = [1, 1, 1]
+            repeat[int(np.argmin(atoms.cell.lengths()))] = 2
+            atoms = atoms * repeat
+        snaps = []
+        for temperature_K in temperatures_K:
+            try:
+                snaps += md_snapshots(atoms, calculator, (temperature_K,), 2, interval_steps, rng)
+            except Exception as err:  # a student blow-up (NaN) at this temperature: keep what we have
+                print(f"{name}: {temperature_K:.0f} K MD failed ({type(err).__name__}: {err})")
+        snaps = [a for a in snaps if np.isfinite(a.positions).all()]
+        for c, a in enumerate(snaps):
+            a.info.update({"source": source, "formula": formula, "split": split, "sample": c})
+        if snaps:
+            ase.io.write(out, snaps, format="extxyz", append=True)
+        print(
+            f"[{k + 1}/{len(entries)}] {name} {formula}: {len(snaps)} snapshots ({time.time() - t0:.0f} s)",
+            flush=True,
+        )
+
+
 def label(workdir: Path, source: str, target: str, chunk_size: int) -> None:
     import ase.io
 
@@ -307,6 +371,8 @@ def main(argv=None) -> int:
             "label",
             "sample2",
             "label2",
+            "active",
+            "label-active",
             "train",
             "finalise",
             "evaluate",
@@ -326,6 +392,9 @@ def main(argv=None) -> int:
     parser.add_argument("--init-from", help="checkpoint to continue from (fine-tuning on more data)")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
     parser.add_argument("--run", default="train", help="training subfolder of the workdir")
+    parser.add_argument(
+        "--student", default="default", help="student potential whose MD the 'active' stage samples"
+    )
     parser.add_argument("--md-potential", default="student", help="'student' or a registered name")
     parser.add_argument("--md-ps", type=float, default=50.0, help="production length of the MD checks")
     parser.add_argument("--model", type=json.loads, default=None, help="JSON overrides of DEFAULT_MODEL")
@@ -342,11 +411,13 @@ def main(argv=None) -> int:
         sample(args.workdir, args.atoms_budget, 1, round_=2)
     if args.stage in ("label2", "all"):
         label(args.workdir, "samples2.extxyz", "labels2", args.chunk_size)
+    if args.stage == "active":  # not part of "all": it needs a trained student
+        sample_active(args.workdir, args.student)
+    if args.stage == "label-active":
+        label(args.workdir, "samples_active.extxyz", "labels_active", args.chunk_size)
     if args.stage in ("train", "all"):
         model = DEFAULT_MODEL | (args.model or {})
-        train_stage(
-            args.workdir, args.labels, args.epochs, model, args.run, args.init_from, args.training
-        )
+        train_stage(args.workdir, args.labels, args.epochs, model, args.run, args.init_from, args.training)
     if args.stage in ("finalise", "all"):
         finalise_stage(args.workdir, args.run, args.labels, args.finalise_from)
     if args.stage in ("evaluate", "all"):

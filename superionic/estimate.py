@@ -443,12 +443,32 @@ def estimate_conductivity(
             "mean_temperature_K": [m.mean_temperature_K for m in result.members],
         },
         "transport": transport.to_dict(),
-        "warnings": ([potential_warning] if potential_warning else []) + list(transport.warnings),
+        "warnings": ([potential_warning] if potential_warning else [])
+        + temperature_drift_warnings(result.members)
+        + list(transport.warnings),
         "environment": _environment(),
         "wall_time_s": time.perf_counter() - wall_start,
     }
     _atomic_write_json(report_path, _json_safe(report))
     return report, transport
+
+
+# The mean kinetic temperature of a thermostatted run of ~100 atoms over >= 1 ps sits within ~1 % of its target;
+# a larger offset means the thermostat could not hold it (heating by a bad potential, too long a timestep).
+TEMPERATURE_DRIFT_LIMIT = 0.05
+
+
+def temperature_drift_warnings(members) -> list[str]:
+    """Warnings for MD members whose mean temperature misses its target by more than 5 %."""
+    warnings = []
+    for m in members:
+        offset = (m.mean_temperature_K - m.temperature_K) / m.temperature_K
+        if abs(offset) > TEMPERATURE_DRIFT_LIMIT:
+            warnings.append(
+                f"{m.temperature_K:g} K replica {m.replica}: mean temperature {m.mean_temperature_K:.0f} K is "
+                f"{offset:+.0%} off target; the thermostat did not hold it — try a shorter --timestep"
+            )
+    return warnings
 
 
 def _charges_with(atoms, species: str, charge: float) -> dict[str, float]:

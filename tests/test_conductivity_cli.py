@@ -229,3 +229,15 @@ def test_potential_missing_its_accuracy_target_is_flagged(tiny_potential):
     assert "misses its accuracy target (held-out force MAE 452 meV/Å" in accuracy_warning(poor)
     good = replace(potential, provenance={"heldout_test_metrics": {"forces_mae_meV_per_A": 25.0}})
     assert accuracy_warning(good) is None
+
+
+def test_temperature_drift_is_flagged():
+    from superionic.estimate import temperature_drift_warnings
+    from superionic.md import MemberSummary
+
+    def member(target, mean):
+        return MemberSummary(target, 0, Path("t.h5md"), Path("t.pdb"), 100, mean, 30.0, 0.0, 0.0, 1000.0)
+
+    assert temperature_drift_warnings([member(1000.0, 1008.0), member(700.0, 690.0)]) == []
+    (warning,) = temperature_drift_warnings([member(1000.0, 1008.0), member(1300.0, 1500.0)])
+    assert warning.startswith("1300 K replica 0: mean temperature 1500 K is +15% off target")

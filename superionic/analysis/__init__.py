@@ -17,7 +17,7 @@ from superionic.analysis._diffusion import DiffusionFit, LineFit, calibrated_int
 from superionic.analysis._msd import collective_displacement, msd_all_origins
 from superionic.analysis._plots import plot_arrhenius, plot_msd
 from superionic.analysis._readers import FORMATS, read_trajectory
-from superionic.analysis._report import analyze
+from superionic.analysis._report import analyze, framework_rms_displacement
 from superionic.analysis._results import TemperatureResult, TransportReport
 from superionic.analysis._trajectory import Trajectory
 from superionic.analysis._units import (
@@ -40,6 +40,7 @@ __all__ = [
     "collective_displacement",
     "fit_arrhenius",
     "fit_diffusion",
+    "framework_rms_displacement",
     "guess_formal_charges",
     "msd_all_origins",
     "nernst_einstein_factor_mS_per_cm_per_cm2_per_s",

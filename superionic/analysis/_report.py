@@ -104,6 +104,26 @@ def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge: f
     )
 
 
+# Framework atoms of a crystal vibrate (RMS displacement from a starting frame ~0.2–0.6 Å even at 1300 K) and
+# hop rarely; an RMS above this, averaged over all non-mobile atoms, means the host lattice itself is flowing
+# (melting, amorphisation, decomposition) — a Lindemann-style test on the framework, not on the mobile ions.
+FRAMEWORK_RMS_LIMIT_A = 1.5
+
+
+def framework_rms_displacement(
+    positions_A: np.ndarray, atomic_numbers: np.ndarray, mobile_atomic_number: int, tail_fraction: float = 0.1
+) -> float | None:
+    """RMS displacement (Å) of the non-mobile atoms from the first frame, over the last ``tail_fraction``
+    of the run, with the framework's centre-of-mass drift removed; None when every atom is mobile."""
+    framework = atomic_numbers != mobile_atomic_number
+    if not framework.any():
+        return None
+    pos = remove_framework_drift(positions_A, atomic_numbers, mobile_atomic_number)[:, framework]
+    n_tail = max(1, round(tail_fraction * len(pos)))
+    squared = np.sum((pos[-n_tail:] - pos[0]) ** 2, axis=-1)
+    return float(np.sqrt(squared.mean()))
+
+
 def _quality_warnings(label: str, species: str, tracer: DiffusionFit, observed: bool, n_jumps: float,
                       hop_length_A: float) -> list[str]:  # fmt: skip
     """Plain-language warnings: no hops, too few hops (He et al.), no linear window, sub-diffusion."""
@@ -167,6 +187,17 @@ def _analyze_temperature(
     n_jumps = max(0.0, car.n_ions_total * 6.0 * tracer.D_A2_per_ps * duration / hop_length_A**2)
     observed = tracer.D_A2_per_ps > 0 and Z95 * tracer.relative_se < 1 and n_jumps >= MIN_HOPS_OBSERVED
     warnings += _quality_warnings(label, species, tracer, observed, n_jumps, hop_length_A)
+    framework_values = [
+        framework_rms_displacement(r.positions_A[: car.n_frames], r.atomic_numbers, mobile_z)
+        for r in replicas
+    ]
+    framework_rms = None if framework_values[0] is None else float(np.max(framework_values))
+    if framework_rms is not None and framework_rms > FRAMEWORK_RMS_LIMIT_A:
+        warnings.append(
+            f"{label}: the framework (non-{species} atoms) moved {framework_rms:.2f} Å RMS (limit "
+            f"{FRAMEWORK_RMS_LIMIT_A} Å): the structure melted, amorphised or decomposed; {species} transport "
+            "here is not that of the crystal — lower the temperature or check the structure and potential"
+        )
     result = TemperatureResult(
         temperature_K=temperature,
         species=species,
@@ -183,6 +214,7 @@ def _analyze_temperature(
         n_jumps_estimate=n_jumps,
         hop_length_A=hop_length_A,
         warnings=warnings,
+        framework_rms_displacement_A=framework_rms,
     )
     if observed and result.haven_ratio_ci95 is None:
         warnings.append(f"{label}: the charge MSD is too noisy to bound the Haven ratio; run more replicas")

@@ -75,6 +75,7 @@ class TemperatureResult:
     n_jumps_estimate: float
     hop_length_A: float
     warnings: list[str] = field(default_factory=list)
+    framework_rms_displacement_A: float | None = None  # None when every atom is mobile
 
     @property
     def duration_ps(self) -> float:
@@ -209,6 +210,7 @@ class TemperatureResult:
                 "charge_fit_window_ps": list(self.charge.window_ps),
                 "msd_exponent": _finite_or_none(self.tracer.fit.msd_exponent),
                 "n_jumps_estimate": self.n_jumps_estimate,
+                "framework_rms_displacement_A": _finite_or_none(self.framework_rms_displacement_A),
                 "he_rule_relative_error": he_rule_relative_error(self.n_jumps_estimate),
                 "hop_length_A": self.hop_length_A,
                 "msd_time_ps": self.tracer.time_ps[::stride].tolist(),

@@ -96,3 +96,27 @@ def test_agrees_with_pymatgen_diffusion_analyzer(fixture_run, kinisi_samples):
         pmg.diffusivity * res.conversion_mS_per_cm_per_cm2_per_s, rel=1e-3
     )
     assert res.D_tracer_cm2_per_s == pytest.approx(res.tracer.D_A2_per_ps * A2_PER_PS_TO_CM2_PER_S)
+
+
+def test_a_melting_framework_is_detected():
+    """The SevenNet-0 Li3N run keeps its N lattice (RMS ≈ 0.4 Å); give the N atoms a random walk as in a liquid
+    (D = 0.5 Å²/ps over the 5 ps) and the report must say the structure melted."""
+    from dataclasses import replace
+
+    crystal = read_trajectory(FIXTURE)
+    report = analyze(crystal)
+    assert 0.2 < report.results[0].framework_rms_displacement_A < 0.8
+    assert not any("framework" in w for w in report.warnings)
+
+    rng = np.random.default_rng(7)
+    nitrogen = crystal.atomic_numbers == 7
+    dt = crystal.timestep_ps
+    steps = rng.normal(scale=np.sqrt(2 * 0.5 * dt), size=(crystal.n_frames - 1, int(nitrogen.sum()), 3))
+    walk = np.concatenate([np.zeros((1, int(nitrogen.sum()), 3)), np.cumsum(steps, axis=0)])
+    positions = crystal.positions_A.copy()
+    positions[:, nitrogen] += walk
+    molten = analyze(replace(crystal, positions_A=positions))
+    rms = molten.results[0].framework_rms_displacement_A
+    assert rms > 2.5  # sqrt(6 D t) ≈ 3.9 Å expected
+    assert any("framework" in w and "melted" in w for w in molten.warnings)
+    assert molten.to_dict()["results"][0]["framework_rms_displacement_A"] == pytest.approx(rms)
