@@ -72,18 +72,6 @@ def accuracy_warning(potential) -> str | None:
     )
 
 
-def default_potential_meets_targets() -> bool:
-    """Whether the shipped default potential exists and meets the accuracy target (used by ``dev.py demo``)."""
-    from superionic.potentials.registry import resolve
-
-    path = resolve("default").path
-    if not path.is_file():
-        return False
-    from superionic.potentials import load
-
-    return accuracy_warning(load(path)) is None
-
-
 class EstimateError(RuntimeError):
     """A user-facing failure of the workflow (bad input, unusable structure, failed MD)."""
 
