@@ -24,11 +24,12 @@ import numpy as np
 from superionic import __version__
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # About 5 minutes for a 100–200-atom cell with a fast potential on a 2-core CPU: a first look only.
+    # About 5 minutes for a 100–200-atom cell with the default potential on a 2-core CPU: a first look only
+    # (measured: 2 + 10 ps took 7 min for 192-atom Li3N, so 1 + 7 ps).
     "quick": {
         "temperatures_K": (900.0, 1100.0, 1300.0),
-        "production_ps": 10.0,
-        "equilibration_ps": 2.0,
+        "production_ps": 7.0,
+        "equilibration_ps": 1.0,
         "timestep_fs": 2.0,
         "target_atoms": 100,
         "relax_steps": 30,

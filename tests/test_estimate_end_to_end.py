@@ -1,6 +1,6 @@
 """`conductivity estimate` end to end on a bundled Li conductor with a real (trained) potential.
 
-Uses the default potential (the shipped distilled v0, which misses its accuracy target: the report must say
+Uses the default potential (the shipped distilled one, which misses its accuracy target: the report must say
 so). Times are cut to a fraction of a picosecond: this checks the whole pipeline and its report, not converged
 transport. (With SevenNet-0 the same run takes over half an hour on the shared 2-core CPU.)
 """
