@@ -327,6 +327,8 @@ def md_stage(workdir: Path, run: str, potential_name: str, production_ps: float,
                 "mean_temperature_K": result.members[0].mean_temperature_K,
                 "steady_atom_steps_per_s": result.steady_atom_steps_per_s,
                 "report": report.to_dict(),
+                # A framework RMS above 1.5 Å means the crystal melted: then "stable" only means no blow-up.
+                "framework_rms_displacement_A": t.framework_rms_displacement_A,
                 "D_tracer_cm2_per_s": t.D_tracer_cm2_per_s,
                 "D_tracer_cm2_per_s_ci95": t.D_tracer_cm2_per_s_ci95,
             }
