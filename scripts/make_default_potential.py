@@ -272,13 +272,41 @@ def evaluate_stage(workdir: Path, run: str) -> None:
     potential = load(workdir / run / "final.npz")
     report = {
         "checkpoint": str(workdir / run / "final.npz"),
-        "test_heldout_compositions": evaluate(potential, test_set),
-        "val": evaluate(potential, val_set),
+        "test_heldout_compositions": evaluate(potential, test_set)
+        | composition_energy_errors(potential, test_set),
+        "val": evaluate(potential, val_set) | composition_energy_errors(potential, val_set),
         "num_test_structures": len(test_set),
         "num_test_compositions": len({a.info["formula"] for a in test_set}),
     }
     (workdir / run / "evaluation.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
+
+
+def composition_energy_errors(potential, structures) -> dict:
+    """Energy errors split into a per-composition offset and what is left within each composition (meV/atom).
+
+    A constant energy offset per composition changes no force, stress or MD trajectory; the error left after
+    removing it (``energy_mae_within_composition``) is what MD and relative energies of one material feel.
+    """
+    from collections import defaultdict
+
+    from superionic.potentials import SuperionicCalculator
+
+    calculator = SuperionicCalculator(potential)
+    by_formula: dict[str, list[float]] = defaultdict(list)
+    for atoms in structures:
+        label = atoms.get_potential_energy() / len(atoms)
+        probe = atoms.copy()
+        probe.calc = calculator
+        by_formula[atoms.info["formula"]].append(1e3 * (probe.get_potential_energy() / len(atoms) - label))
+    offsets = {formula: float(np.mean(errors)) for formula, errors in by_formula.items()}
+    within = [e - offsets[f] for f, errors in by_formula.items() for e in errors]
+    worst = sorted(offsets.items(), key=lambda item: -abs(item[1]))[:5]
+    return {
+        "energy_mae_within_composition_meV_per_atom": float(np.mean(np.abs(within))),
+        "energy_offset_median_abs_meV_per_atom": float(np.median(np.abs(list(offsets.values())))),
+        "energy_offset_worst_compositions_meV_per_atom": {f: round(v, 1) for f, v in worst},
+    }
 
 
 # Held-out (test-split) fast conductors for the MD checks: LGPS-type, argyrodite, NASICON (LATP).
