@@ -162,7 +162,7 @@ def label(workdir: Path, source: str, target: str, chunk_size: int) -> None:
 
 
 # The shipped default's architecture (v2): 2 layers, 64 scalars + 32 vectors, edge harmonics up to l = 2,
-# 4.5 Å. v0/v1 had 32x0e+16x1e with l <= 1: 1.8x faster in MD but 12 % worse on validation forces; this was the
+# 4.5 Å. v0/v1 had 32x0e+16x1e with l <= 1: 1.2x faster (96-atom Li2S) but 12 % worse on validation forces; this was the
 # widest model whose training epoch fits ~4.5 min on the 2-core CPU (see the model card for the timing of
 # the alternatives).
 DEFAULT_MODEL = {
