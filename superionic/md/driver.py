@@ -441,7 +441,8 @@ def run(
         existing = [p for p in [*r.paths, *r.topologies, r.checkpoint] if p.exists()]
         if existing and not overwrite:
             raise FileExistsError(
-                f"{existing[0]} exists; pass restart=True to continue that run or overwrite=True to replace it"
+                f"{existing[0]} exists: continue that run with restart=True (--restart) or replace it with "
+                "overwrite=True (--overwrite)"
             )
         for p in existing:
             p.unlink()
