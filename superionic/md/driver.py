@@ -448,7 +448,10 @@ def run(
             steps_run += n
             # Production starts from the equilibrated positions, momenta (and box), with fresh thermostat variables.
             boxes = r.boxes("equilibration", carry)
-            carry = r.init_carry("production", carry.state.position, carry.state.momentum, boxes)
+            # The neighbour capacity carries over (it grows only if the equilibrated positions need more), so
+            # the production program has the shapes the equilibration already needed.
+            capacity = nl.capacity_of(carry.nbrs)
+            carry = r.init_carry("production", carry.state.position, carry.state.momentum, boxes, capacity)
             phase, step_done, frames_written = "production", 0, 0
         if writers is None:
             writers = _open_writers(r, resume_frames=None)
@@ -484,6 +487,7 @@ def _open_writers(r: _Run, resume_frames: int | None) -> list[H5MDWriter]:
             charges_e=r.system.charges_e,
             parameters=r.parameters(t, rep),
             write_velocities=r.config.write_velocities,
+            position_dtype=r.config.trajectory_precision or r.config.precision,
             resume_frames=resume_frames,
         )
         for path, (_, t, rep) in zip(r.paths, r.config.members, strict=True)
