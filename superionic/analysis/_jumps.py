@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import constants, stats
 
+from superionic.analysis._diffusion import Z95
 from superionic.analysis._sites import Sites
 from superionic.analysis._units import KB_EV_PER_K
 
@@ -44,9 +45,9 @@ def find_jumps(states: np.ndarray, min_residence_frames: int) -> SiteVisits:
     """Jumps from per-frame site states, with a residence-time filter.
 
     A visit is a run of frames on one site (frames in transit between two stays on the same site join them).
-    A visit shorter than ``min_residence_frames`` (except the first, whose start is not observed) is a rattle,
-    not a jump: it is dropped and the ion stays with the site it came from. A jump is a change of site between
-    two consecutive remaining visits.
+    A visit shorter than ``min_residence_frames`` is a rattle, not a jump: it is dropped and the ion stays with
+    the site it came from (before its first kept visit an ion belongs to no site). A jump is a change of site
+    between two consecutive kept visits.
 
     Args:
         states: ``[F, N]`` site index per frame and ion, -1 in transit (from :func:`assign_sites`).
@@ -67,7 +68,8 @@ def find_jumps(states: np.ndarray, min_residence_frames: int) -> SiteVisits:
         start, end = np.concatenate([[0], change]), np.concatenate([change, [on.size]]) - 1
         site, first, last = sites[start], on[start], on[end]
         keep = (last - first + 1) >= min_residence_frames
-        keep[0] = True
+        if not keep.any():
+            continue  # never settled on a site: no jumps, and no site to hold it
         site, first, last = site[keep], first[keep], last[keep]
         # merge consecutive visits of the same site (a dropped rattle between them)
         new = np.concatenate([[True], site[1:] != site[:-1]])
@@ -264,10 +266,42 @@ def jump_rates(runs: list[RunJumps], sites: Sites, temperature_K: float) -> list
     return rates
 
 
+def mean_with_se(series: list[np.ndarray]) -> tuple[float, float, float]:
+    """Mean of correlated time series (one per independent run, pooled by length), its standard error and the
+    effective number of independent samples.
+
+    Var(mean of one run) = var(x)·τ/F with τ the integrated autocorrelation time (frames) from emcee's estimator
+    (Sokal's automatic window). τ is only trustworthy when F >> τ: the effective sample count F/τ is returned so
+    that callers can flag short runs.
+    """
+    from emcee.autocorr import integrated_time
+
+    lengths = np.array([len(x) for x in series], dtype=np.float64)
+    weights = lengths / lengths.sum()
+    means, variances, n_eff = [], [], 0.0
+    for x in series:
+        x = np.asarray(x, dtype=np.float64)
+        tau = float(integrated_time(x, c=5, tol=0, quiet=True)[0]) if x.std() > 0 else 1.0
+        tau = max(tau, 1.0)
+        means.append(x.mean())
+        variances.append(x.var() * tau / len(x))
+        n_eff += len(x) / tau
+    mean = float(np.dot(weights, means))
+    return mean, float(np.sqrt(np.dot(weights**2, variances))), n_eff
+
+
 @dataclass(frozen=True)
 class Occupancy:
     """Mean occupancy of one site type: ions per site (the probability that a site of the type is occupied when
-    ions never share a site), and the fraction of the ions on that type; 95 % intervals from block means."""
+    ions never share a site), and the fraction of the ions on that type, each with a 95 % interval (normal, from
+    the integrated autocorrelation time of the occupancy series).
+
+    Attributes:
+        effective_samples: run length over the autocorrelation time, summed over runs; below ~50 the interval
+            is too narrow (the run spans too few occupancy fluctuations).
+        in_sphere_ions_per_site: ions within the site radius per site (no interval; for comparison with tools
+            that count this way).
+    """
 
     site_type: str
     n_sites: int
@@ -275,6 +309,8 @@ class Occupancy:
     ions_per_site_ci95: tuple[float, float]
     fraction_of_ions: float
     fraction_of_ions_ci95: tuple[float, float]
+    effective_samples: float
+    in_sphere_ions_per_site: float
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -284,33 +320,44 @@ class Occupancy:
             "ions_per_site_ci95": list(self.ions_per_site_ci95),
             "fraction_of_ions": self.fraction_of_ions,
             "fraction_of_ions_ci95": list(self.fraction_of_ions_ci95),
+            "effective_samples": self.effective_samples,
+            "in_sphere_ions_per_site": self.in_sphere_ions_per_site,
         }
 
 
+#: Fewer effective samples than this and an occupancy interval is flagged as unreliable (Sokal: F > 50 τ).
+MIN_EFFECTIVE_SAMPLES = 50
+
+
 def occupancies(runs: list[RunJumps], sites: Sites) -> list[Occupancy]:
-    """Occupancy per site type from the held-site assignment, with a batch-means t interval (blocks × replicas
-    as batches; valid when a block is longer than the time over which occupancies stay correlated)."""
-    per_block = []  # [B, T] mean ions on each type per frame of the block
-    n_ions = []
-    for r in runs:
-        exposure = block_exposures(r, sites) / r.frame_interval_ps  # ion-frames
-        frames = np.bincount(r.block_of_frame, minlength=r.n_blocks)[:, None]
-        per_block.append(exposure / frames)
-        n_ions.append(np.full(r.n_blocks, r.states.shape[1]))
-    values = np.concatenate(per_block)
-    ions = np.concatenate(n_ions)[:, None]
+    """Occupancy per site type by the residence-filtered assignment: an ion belongs to the last site where it
+    stayed at least the minimum residence time (vibrating out of the sphere or rattling toward a neighbour does
+    not empty its site), averaged over frames and runs. ``in_sphere_ions_per_site`` counts only ions inside the
+    site radius, as GEMDAT and pymatgen's SiteOccupancyAnalyzer do (lower by the time in transit)."""
     out = []
-    quantile = float(stats.t.ppf(0.975, values.shape[0] - 1)) if values.shape[0] > 1 else float("inf")
     for t, label in enumerate(sites.type_labels):
         n_sites = int(sites.sites_per_type[t])
-        per_site = values[:, t] / n_sites
-        frac = values[:, t] / ions[:, 0]
-        row = []
-        for series in (per_site, frac):
-            mean = float(series.mean())
-            se = float(series.std(ddof=1) / np.sqrt(len(series))) if len(series) > 1 else float("inf")
-            row.append((mean, (mean - quantile * se, mean + quantile * se)))
-        out.append(Occupancy(label, n_sites, row[0][0], row[0][1], row[1][0], row[1][1]))
+        per_site, fraction, in_sphere = [], [], []
+        for r in runs:
+            held = r.visits.held
+            on_type = np.sum((held >= 0) & (sites.site_types[np.maximum(held, 0)] == t), axis=1)  # [F]
+            per_site.append(on_type / n_sites)
+            fraction.append(on_type / held.shape[1])
+            raw = np.sum((r.states >= 0) & (sites.site_types[np.maximum(r.states, 0)] == t), axis=1)
+            in_sphere.append(raw / n_sites)
+        (m1, se1, n_eff), (m2, se2, _) = mean_with_se(per_site), mean_with_se(fraction)
+        out.append(
+            Occupancy(
+                site_type=label,
+                n_sites=n_sites,
+                ions_per_site=m1,
+                ions_per_site_ci95=(m1 - Z95 * se1, m1 + Z95 * se1),
+                fraction_of_ions=m2,
+                fraction_of_ions_ci95=(m2 - Z95 * se2, m2 + Z95 * se2),
+                effective_samples=n_eff,
+                in_sphere_ions_per_site=float(np.mean(np.concatenate(in_sphere))),
+            )
+        )
     return out
 
 
@@ -332,14 +379,21 @@ class JumpDiffusivity:
 
 
 def jump_diffusivity(runs: list[RunJumps], sites: Sites) -> JumpDiffusivity:
-    squares, blocks, exposures = [], [], []
+    """Σ|Δr|² / (6 N t) over the runs, with a 95 % interval.
+
+    Its variance is the larger of the compound-Poisson one (Σ|Δr|⁴, widened by the block dispersion) and the
+    one from the autocorrelation of the per-frame Σ|Δr|² series (which also holds the slow fluctuations of
+    where the ions sit: at low T an ion spends long stretches on sites it rarely leaves)."""
+    squares, blocks, exposures, series = [], [], [], []
     ion_time = 0.0
     for r in runs:
         v = r.visits
-        squares.append(np.sum(sites.vectors_A(v.from_site, v.to_site) ** 2, axis=1))
+        sq_run = np.sum(sites.vectors_A(v.from_site, v.to_site) ** 2, axis=1)
+        squares.append(sq_run)
         blocks.append(np.bincount(r.block_of_frame[v.arrive_frame], minlength=r.n_blocks))
         exposures.append(np.bincount(r.block_of_frame, minlength=r.n_blocks).astype(float))
         n_frames, n_ions = r.states.shape
+        series.append(np.bincount(v.arrive_frame, weights=sq_run, minlength=n_frames)[1:] / n_ions)
         ion_time += n_ions * (n_frames - 1) * r.frame_interval_ps
     sq = np.concatenate(squares)
     total = float(sq.sum())
@@ -350,13 +404,16 @@ def jump_diffusivity(runs: list[RunJumps], sites: Sites) -> JumpDiffusivity:
     phi = dispersion_index(np.concatenate(blocks), np.concatenate(exposures))
     mean_event = float(np.sum(sq**2) / total)  # S = mean_event · n_eff with n_eff = S² / Σ sq²
     n_eff = total / mean_event
-    low, high = poisson_rate_interval(n_eff, 1.0, phi)
+    mean, se, _ = mean_with_se(series)
+    relative_se = max(np.sqrt(max(1.0, phi) / n_eff), se / mean if mean > 0 else 0.0)
+    n_equivalent = 1.0 / relative_se**2  # Poisson count with the same relative error
+    low, high = poisson_rate_interval(n_equivalent, 1.0)
     return JumpDiffusivity(
         D_A2_per_ps=total * scale,
-        D_A2_per_ps_ci95=(low * mean_event * scale, high * mean_event * scale),
+        D_A2_per_ps_ci95=(low / n_equivalent * total * scale, high / n_equivalent * total * scale),
         n_jumps=int(sq.size),
         mean_square_jump_A2=float(sq.mean()),
-        relative_se=float(np.sqrt(max(1.0, phi) / n_eff)),
+        relative_se=float(relative_se),
     )
 
 

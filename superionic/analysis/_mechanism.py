@@ -267,24 +267,24 @@ class JumpBarrier:
 
 
 def fit_jump_barriers(results: Sequence[TemperatureMechanism]) -> list[JumpBarrier]:
-    """Per jump type, an Arrhenius fit of its rate over the temperatures where it was seen (weights from the
-    rates' relative standard errors sqrt(φ/n)); a single-temperature TST estimate where seen only once."""
-    names = sorted({r.name for res in results for r in res.rates})
+    """Per jump type, an Arrhenius fit of its rate over the temperatures of ``results``."""
+    return fit_jump_barriers_from_rates([r for res in results for r in res.rates])
+
+
+def fit_jump_barriers_from_rates(rates: Sequence[JumpTypeRate]) -> list[JumpBarrier]:
+    """Per jump type, a weighted Arrhenius fit of its rate over the temperatures where it was seen (weights
+    from the rates' relative standard errors sqrt(φ/n)); a single-temperature TST estimate where seen once."""
     barriers = []
-    for name in names:
-        seen = [(res.temperature_K, r) for res in results for r in res.rates if r.name == name]
-        temps = [t for t, _ in seen]
+    for name in sorted({r.name for r in rates}):
+        seen = sorted((r for r in rates if r.name == name), key=lambda r: r.temperature_K)
+        temps = [r.temperature_K for r in seen]
         fit = None
         if len(set(temps)) >= 2:
-            rates = np.array([r.rate_per_ps for _, r in seen])
+            values = np.array([r.rate_per_ps for r in seen])
             fit = fit_arrhenius(
-                np.array(temps), rates, rates * np.array([r.rate_relative_se for _, r in seen])
+                np.array(temps), values, values * np.array([r.rate_relative_se for r in seen])
             )
-        barriers.append(
-            JumpBarrier(
-                name, fit, temps, [r.n_jumps for _, r in seen], None if fit is not None else seen[-1][1]
-            )
-        )
+        barriers.append(JumpBarrier(name, fit, temps, [r.n_jumps for r in seen], None if fit else seen[-1]))
     return barriers
 
 

@@ -443,8 +443,17 @@ def assign_sites(mobile_frac: np.ndarray, sites: Sites) -> np.ndarray:
             its own cell; distances are measured in the sites' mean cell).
     """
     n_frames, n_ions, _ = mobile_frac.shape
-    images = (sites.frac_coords[None, :, :] + _IMAGES[:, None, :]).reshape(-1, 3) @ sites.cell_A
-    tree = cKDTree(images)
+    # site images that can be within radius_A of a point of the cell [0, 1)³ (the 27 images, trimmed to a margin)
+    widths_A = abs(np.linalg.det(sites.cell_A)) / np.linalg.norm(
+        np.cross(sites.cell_A[[1, 2, 0]], sites.cell_A[[2, 0, 1]]), axis=1
+    )
+    margin = sites.radius_A / widths_A
+    frac = (sites.frac_coords[None, :, :] + _IMAGES[:, None, :]).reshape(-1, 3)
+    near = np.all((frac > -margin - 1e-9) & (frac < 1 + margin + 1e-9), axis=1)
+    site_of_image = np.tile(np.arange(sites.n_sites), len(_IMAGES))[near]
+    tree = cKDTree(frac[near] @ sites.cell_A)
     dist, index = tree.query(mobile_frac.reshape(-1, 3) @ sites.cell_A, distance_upper_bound=sites.radius_A)
-    states = np.where(np.isfinite(dist), index % sites.n_sites, -1)
-    return states.reshape(n_frames, n_ions).astype(np.int64)
+    found = np.isfinite(dist)
+    states = np.full(dist.shape, -1, dtype=np.int64)
+    states[found] = site_of_image[index[found]]
+    return states.reshape(n_frames, n_ions)
