@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from ase import Atoms
+import vesin
 from ase.data import chemical_symbols
-from ase.neighborlist import neighbor_list
 
 from superionic.analysis._frames import frame_interval_ps
 from superionic.analysis._trajectory import Trajectory
@@ -73,7 +72,7 @@ def partial_rdfs(
     bin_A: float = 0.05,
     max_frames: int = 200,
 ) -> list[PartialRDF]:
-    """Time-averaged partial RDFs g_ab(r), using ASE's neighbour list (any cell shape, any cutoff).
+    """Time-averaged partial RDFs g_ab(r), with vesin's neighbour list (any cell shape, any cutoff).
 
     g_ab(r) = V / (N_a N_b) · ⟨number of (i ∈ a, j ∈ b, j ≠ i) pairs at distance in [r, r+dr)⟩ / (4π r² dr).
 
@@ -89,12 +88,10 @@ def partial_rdfs(
     symbols = np.array([chemical_symbols[z] for z in traj.atomic_numbers])
     hist = {p: np.zeros(len(centres)) for p in pairs}
     volume = 0.0
+    calculator = vesin.NeighborList(cutoff=float(r_max_A), full_list=True)
     for f in chosen:
-        atoms = Atoms(
-            numbers=traj.atomic_numbers, positions=traj.positions_A[f], cell=traj.cells_A[f], pbc=True
-        )
-        i, j, d = neighbor_list("ijd", atoms, r_max_A)
-        volume += atoms.get_volume()
+        i, j, d = calculator.compute(traj.positions_A[f], traj.cells_A[f], periodic=True, quantities="ijd")
+        volume += abs(np.linalg.det(traj.cells_A[f]))
         for a, b in pairs:
             mask = (symbols[i] == a) & (symbols[j] == b)
             hist[(a, b)] += np.histogram(d[mask], bins=edges)[0]
