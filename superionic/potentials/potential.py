@@ -22,6 +22,7 @@ from ase.data import chemical_symbols
 
 from superionic.potentials.config import NequIPConfig
 from superionic.potentials.graph import GraphBatch, Structure, build_graph_batch
+from superionic.potentials.jaxmd import neighbor_energy_fns
 from superionic.potentials.nequip import Params, atomic_energies
 
 
@@ -178,11 +179,9 @@ class Potential:
             start += n
         return results
 
-    def jax_md_neighbor_energy(self, displacement_fn, box, atomic_numbers, **options):
+    def jax_md_neighbor_energy(self, box, atomic_numbers, **options):
         """``(neighbor_fn, energy_fn)`` for jax-md; see :func:`superionic.potentials.jaxmd.neighbor_energy_fns`."""
-        from superionic.potentials.jaxmd import neighbor_energy_fns  # jaxmd imports this module
-
-        return neighbor_energy_fns(self, displacement_fn, box, atomic_numbers, **options)
+        return neighbor_energy_fns(self, box, atomic_numbers, **options)
 
     def fingerprint(self) -> str:
         """SHA-256 of the configuration and parameters (float32 bytes), identifying the weights."""
