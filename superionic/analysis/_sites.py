@@ -132,24 +132,25 @@ def default_radius_A(sites_frac: np.ndarray, cell_A: np.ndarray) -> float:
 
 def _wyckoff_labels(
     cell_A: np.ndarray, frac: np.ndarray, numbers: np.ndarray, symprec_A: float
-) -> tuple[list[str], str, int]:
-    """Per-atom '<multiplicity per conventional cell><letter>' labels, the space-group symbol and the number of
-    symmetry operations found by spglib (through pymatgen) at ``symprec_A``."""
+) -> tuple[list[str], str, int, np.ndarray]:
+    """Symmetry of a structure by spglib (through pymatgen) at ``symprec_A``: per-atom
+    '<multiplicity per conventional cell><letter>' labels, the space-group symbol, the number of symmetry
+    operations and each atom's orbit (index of its first equivalent atom, ``[N]``)."""
     from pymatgen.core import Lattice, Structure
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     structure = Structure(Lattice(cell_A), [chemical_symbols[z] for z in numbers], frac)
-    sga = SpacegroupAnalyzer(structure, symprec=symprec_A)
-    data = sga.get_symmetry_dataset()
+    data = SpacegroupAnalyzer(structure, symprec=symprec_A).get_symmetry_dataset()
     if data is None:
-        return ["1a"] * len(numbers), "P1", 1
+        return ["1a"] * len(numbers), "P1", 1, np.arange(len(numbers))
+    orbit = np.asarray(data.equivalent_atoms)
     cells_in_conventional = abs(np.linalg.det(data.std_lattice)) / abs(np.linalg.det(cell_A))
-    orbit_size = np.bincount(data.equivalent_atoms, minlength=len(numbers))
+    orbit_size = np.bincount(orbit, minlength=len(numbers))
     labels = [
-        f"{max(1, round(orbit_size[data.equivalent_atoms[i]] * cells_in_conventional))}{data.wyckoffs[i]}"
+        f"{max(1, round(orbit_size[orbit[i]] * cells_in_conventional))}{data.wyckoffs[i]}"
         for i in range(len(numbers))
     ]
-    return labels, str(data.international), len(data.rotations)
+    return labels, str(data.international), len(data.rotations), orbit
 
 
 def _type_labels(
@@ -178,6 +179,8 @@ def label_sites_by_symmetry(
 ) -> tuple[tuple[str, ...], np.ndarray, str, float]:
     """Group sites into types by the symmetry of framework + sites (the sites carry the mobile species).
 
+    Wyckoff letters are those of spglib's standard setting for framework + sites; where the space group allows
+    several origins (e.g. Pm-3m: 1a↔1b), the letters of a reference CIF may be the other equivalent choice.
     The tolerance is chosen as the one (among ``symprec_candidates_A``, each below half the shortest site
     separation) that finds the most symmetry operations: discovered sites are noisy by a few hundredths of an Å.
 
@@ -187,25 +190,16 @@ def label_sites_by_symmetry(
     frac = np.concatenate([framework_frac, site_frac])
     numbers = np.concatenate([framework_z, np.full(len(site_frac), mobile_z)])
     separation = default_radius_A(site_frac, cell_A) / RADIUS_FRACTION_OF_SEPARATION
-    best: tuple[int, float, list[str], str] | None = None
+    best = None
     for symprec in symprec_candidates_A:
         if symprec >= 0.5 * separation and best is not None:
             break
-        labels, group, n_ops = _wyckoff_labels(cell_A, frac, numbers, symprec)
-        if best is None or n_ops > best[0]:
-            best = (n_ops, symprec, labels, group)
+        found = _wyckoff_labels(cell_A, frac, numbers, symprec)
+        if best is None or found[2] > best[1][2]:
+            best = (symprec, found)
     assert best is not None
-    n_ops, symprec, labels, group = best
-    from pymatgen.core import Lattice, Structure
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    structure = Structure(Lattice(cell_A), [chemical_symbols[z] for z in numbers], frac)
-    data = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_dataset()
-    orbit = (
-        np.asarray(data.equivalent_atoms)[len(framework_z) :]
-        if data is not None
-        else np.arange(len(site_frac))
-    )
+    symprec, (labels, group, _, orbit) = best
+    orbit = orbit[len(framework_z) :]
     types, site_types = _type_labels(chemical_symbols[mobile_z], labels[len(framework_z) :], orbit)
     return types, site_types, group, symprec
 
@@ -268,7 +262,7 @@ def sites_from_structure(
     if not is_mobile.any():
         raise ValueError(f"reference structure {name} has no {species} sites")
     ref_z = np.array([max(site.species.items(), key=lambda kv: kv[1])[0].Z for site in ref])
-    wyckoff, group, _ = _wyckoff_labels(ref.lattice.matrix, ref.frac_coords, np.where(is_mobile, mobile_z, ref_z),
+    wyckoff, group, _, ref_orbit = _wyckoff_labels(ref.lattice.matrix, ref.frac_coords, np.where(is_mobile, mobile_z, ref_z),
                                         symprec_A)  # fmt: skip
 
     cell = mean_cell_A(traj)
@@ -289,7 +283,7 @@ def sites_from_structure(
                         max_mismatch_A, name)  # fmt: skip
     site_frac = frac[is_mobile[index]] + shift
     site_frac -= np.floor(site_frac)
-    orbit = _reference_orbits(ref, symprec_A)[index][is_mobile[index]]
+    orbit = ref_orbit[index][is_mobile[index]]
     types, site_types = _type_labels(species, [wyckoff[i] for i in index[is_mobile[index]]], orbit)
     return Sites(
         frac_coords=site_frac,
@@ -301,13 +295,6 @@ def sites_from_structure(
         space_group=group,
         symprec_A=symprec_A,
     )
-
-
-def _reference_orbits(ref: Any, symprec_A: float) -> np.ndarray:
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    data = SpacegroupAnalyzer(ref, symprec=symprec_A).get_symmetry_dataset()
-    return np.arange(len(ref)) if data is None else np.asarray(data.equivalent_atoms)
 
 
 def _lattice_points(tiling: np.ndarray) -> np.ndarray:

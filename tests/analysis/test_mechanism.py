@@ -89,7 +89,10 @@ def test_sites_discovered_from_the_density_match_the_network():
     density = mobile_ion_density([traj], "Li")
     sites = sites_from_density(density, traj, "Li")
     assert sites.n_sites == 108
-    assert sites.type_labels == ("Li 1a", "Li 3d") and sites.sites_per_type.tolist() == [27, 81]
+    # spglib standardises the origin on framework + sites; shifting it by (½, ½, ½) swaps 1a↔1b and 3c↔3d,
+    # both correct names of the same two orbits
+    assert sites.type_labels in {("Li 1a", "Li 3d"), ("Li 1b", "Li 3c")}
+    assert sites.sites_per_type.tolist() == [27, 81]
     assert sites.space_group == "Pm-3m"
     reference = sites_from_structure(sw.reference_structure(), traj, "Li")
     diff = sites.frac_coords[:, None, :] - reference.frac_coords[None, :, :]
