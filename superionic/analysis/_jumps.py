@@ -373,9 +373,9 @@ class JumpDiffusivity:
     """D from the jumps, Σ|Δr|² / (6 N t) (the uncorrelated, 'Nernst–Einstein of the jumps' diffusivity).
 
     Attributes:
-        D_A2_per_ps, D_A2_per_ps_ci95: estimate and 95 % interval (compound-Poisson over the jumps, widened by the
-            dispersion of the block counts).
+        D_A2_per_ps, D_A2_per_ps_ci95: estimate and 95 % interval (see :func:`jump_diffusivity`).
         n_jumps: jumps; mean_square_jump_A2: ⟨|Δr|²⟩.
+        effective_samples: run length over the autocorrelation time of where the ions sit (summed over runs).
     """
 
     D_A2_per_ps: float
@@ -383,44 +383,65 @@ class JumpDiffusivity:
     n_jumps: int
     mean_square_jump_A2: float
     relative_se: float
+    effective_samples: float
+
+    @property
+    def interval_reliable(self) -> bool:
+        """False when the run spans fewer than MIN_EFFECTIVE_SAMPLES correlation times of where the ions sit:
+        the slow part of the variance is then not measurable and the interval is too narrow."""
+        return self.effective_samples >= MIN_EFFECTIVE_SAMPLES
 
 
 def jump_diffusivity(runs: list[RunJumps], sites: Sites) -> JumpDiffusivity:
     """Σ|Δr|² / (6 N t) over the runs, with a 95 % interval.
 
-    Its variance is the larger of the compound-Poisson one (Σ|Δr|⁴, widened by the block dispersion) and the
-    one from the autocorrelation of the per-frame Σ|Δr|² series (which also holds the slow fluctuations of
-    where the ions sit: at low T an ion spends long stretches on sites it rarely leaves)."""
-    squares, blocks, exposures, series = [], [], [], []
+    Written as Σ_t f_t·g_t (f_t: fraction of ion-time on site type t; g_t: Σ|Δr|² of the jumps leaving t per
+    ion-time on t, over 6), its variance has two parts: the compound-Poisson scatter of the jumps given where
+    the ions sat (φ·Σ|Δr|⁴, φ the block dispersion), and the slow fluctuation of where they sat, from the
+    autocorrelation of the per-frame series Σ_ions g_type(ion) / N (at low T an ion stays long on the sites it
+    rarely leaves, and the run samples few such stays).
+    """
+    n_types = sites.n_types
+    sq_sum, tau, blocks, exposures, jump_sq = np.zeros(n_types), np.zeros(n_types), [], [], []
     ion_time = 0.0
     for r in runs:
         v = r.visits
-        sq_run = np.sum(sites.vectors_A(v.from_site, v.to_site) ** 2, axis=1)
-        squares.append(sq_run)
+        sq = np.sum(sites.vectors_A(v.from_site, v.to_site) ** 2, axis=1)
+        jump_sq.append(sq)
+        sq_sum += np.bincount(sites.site_types[v.from_site], weights=sq, minlength=n_types)
+        tau += block_exposures(r, sites).sum(axis=0)
         blocks.append(np.bincount(r.block_of_frame[v.arrive_frame], minlength=r.n_blocks))
         exposures.append(np.bincount(r.block_of_frame, minlength=r.n_blocks).astype(float))
         n_frames, n_ions = r.states.shape
-        series.append(np.bincount(v.arrive_frame, weights=sq_run, minlength=n_frames)[1:] / n_ions)
         ion_time += n_ions * (n_frames - 1) * r.frame_interval_ps
-    sq = np.concatenate(squares)
+    sq = np.concatenate(jump_sq)
     total = float(sq.sum())
     scale = 1.0 / (6.0 * ion_time)
     if sq.size == 0:  # bound D by the Poisson upper limit of zero hops of the shortest site separation
         upper = poisson_rate_interval(0, 1.0)[1] * sites.shortest_separation_A() ** 2 * scale
-        return JumpDiffusivity(0.0, (0.0, upper), 0, 0.0, float("inf"))
-    phi = dispersion_index(np.concatenate(blocks), np.concatenate(exposures))
-    mean_event = float(np.sum(sq**2) / total)  # S = mean_event · n_eff with n_eff = S² / Σ sq²
-    n_eff = total / mean_event
-    mean, se, _ = mean_with_se(series)
-    relative_se = max(np.sqrt(max(1.0, phi) / n_eff), se / mean if mean > 0 else 0.0)
-    n_equivalent = 1.0 / relative_se**2  # Poisson count with the same relative error
+        return JumpDiffusivity(0.0, (0.0, upper), 0, 0.0, float("inf"), 0.0)
+    phi = max(1.0, dispersion_index(np.concatenate(blocks), np.concatenate(exposures)))
+    var_jumps = phi * float(np.sum(sq**2)) * scale**2
+    per_type = np.divide(
+        sq_sum, 6.0 * tau, out=np.zeros(n_types), where=tau > 0
+    )  # g_t, Å²/ps per ion-ps on t
+    series = []
+    for r in runs:
+        held = r.visits.held
+        g = np.where(held >= 0, per_type[sites.site_types[np.maximum(held, 0)]], 0.0)
+        series.append(g.mean(axis=1))
+    _, se_where, n_eff = mean_with_se(series)
+    d = total * scale
+    relative_se = float(np.sqrt(var_jumps + se_where**2) / d)
+    n_equivalent = 1.0 / relative_se**2  # a Poisson count with the same relative error
     low, high = poisson_rate_interval(n_equivalent, 1.0)
     return JumpDiffusivity(
-        D_A2_per_ps=total * scale,
-        D_A2_per_ps_ci95=(low / n_equivalent * total * scale, high / n_equivalent * total * scale),
+        D_A2_per_ps=d,
+        D_A2_per_ps_ci95=(low / n_equivalent * d, high / n_equivalent * d),
         n_jumps=int(sq.size),
         mean_square_jump_A2=float(sq.mean()),
-        relative_se=float(relative_se),
+        relative_se=relative_se,
+        effective_samples=n_eff,
     )
 
 

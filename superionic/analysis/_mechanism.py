@@ -22,6 +22,7 @@ from superionic.analysis._density import (
 )
 from superionic.analysis._frames import frame_interval_ps, mobile_fractional
 from superionic.analysis._jumps import (
+    MIN_EFFECTIVE_SAMPLES,
     CollectiveJumps,
     JumpDiffusivity,
     JumpTypeRate,
@@ -197,6 +198,7 @@ class TemperatureMechanism:
                 "D_jump_cm2_per_s": tracer_D_to_cm2_per_s(jd.D_A2_per_ps),
                 "D_jump_cm2_per_s_ci95": [tracer_D_to_cm2_per_s(x) for x in jd.D_A2_per_ps_ci95],
                 "mean_square_jump_A2": jd.mean_square_jump_A2,
+                "D_jump_effective_samples": jd.effective_samples,
                 "D_msd_cm2_per_s": None if self.msd_D_A2_per_ps is None else tracer_D_to_cm2_per_s(self.msd_D_A2_per_ps),
                 "D_msd_cm2_per_s_ci95": None if msd_ci is None else [tracer_D_to_cm2_per_s(x) for x in msd_ci],
                 "D_msd_over_D_jump": self.correlation_factor,
@@ -414,6 +416,13 @@ def _temperature_mechanism(
     if result.n_jumps < 10:
         result.warnings.append(
             f"{label}: only {result.n_jumps} {species} jumps; rates and barriers rest on very few events — run longer"
+        )
+    short = [o.site_type for o in result.occupancy if o.effective_samples < MIN_EFFECTIVE_SAMPLES]
+    if short or not result.jump_D.interval_reliable:
+        result.warnings.append(
+            f"{label}: the run spans fewer than {MIN_EFFECTIVE_SAMPLES} correlation times of where the {species} "
+            "ions sit (effective_samples in the report): the intervals of the occupancies and of D_jump are too "
+            "narrow — run longer or add replicas"
         )
     if check is not None and check.melted:
         result.warnings.append(
