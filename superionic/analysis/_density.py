@@ -206,15 +206,16 @@ def _percolation_at(
     if len(crossing) == 0:
         return 0, [], None
     # One breadth-first forest for all of them: a virtual root (index n) linked to one voxel of each.
-    roots = np.array([np.flatnonzero(labels == c)[0] for c in crossing])
+    _, first_voxel = np.unique(labels, return_index=True)  # labels run 0..n_components-1
+    roots = first_voxel[crossing]
     rows = np.concatenate([u, np.full(len(roots), n)])
     cols = np.concatenate([v, roots])
     forest = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n + 1, n + 1)).tocsr()
-    _order, predecessors = breadth_first_order(forest, n, directed=False)
+    order, predecessors = breadth_first_order(forest, n, directed=False)
     predecessors = predecessors[:n]
     predecessors[predecessors == n] = -1  # the component roots
     shape = np.array(free_energy.shape)
-    image = _tree_images(predecessors, shape)
+    image = _tree_images(order[1:], predecessors, shape)
     winding = image[u] + offset - image[v]
     winds = np.any(winding != 0, axis=1)
     best: tuple[int, list[list[int]], np.ndarray | None] = (0, [], None)
@@ -228,22 +229,29 @@ def _percolation_at(
     return best
 
 
-def _tree_images(predecessors: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """Unwrapped lattice image of every voxel of a breadth-first tree (root at image 0), ``[n, 3]`` int.
+def _tree_images(reached: np.ndarray, predecessors: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Unwrapped lattice image of every voxel of a breadth-first forest (roots at image 0), ``[n, 3]`` int.
 
     A tree edge joins face neighbours, so its lattice offset follows from the two voxels' indices (a step from
-    the last layer to layer 0 crosses into the next cell); images are summed to the root by pointer doubling.
+    the last layer to layer 0 crosses into the next cell); the offsets are summed to the root by pointer
+    doubling over the ``reached`` voxels only, until every pointer is at its root (log2 of the tree depth).
     """
     n = len(predecessors)
-    parent = np.where(predecessors >= 0, predecessors, np.arange(n))
-    here = np.stack(np.unravel_index(np.arange(n), tuple(shape)), axis=1)
-    step = here - here[parent]
-    image = (-np.rint(step / shape)).astype(np.int64)  # offset of each node relative to its parent
-    image[parent == np.arange(n)] = 0
-    ancestor = parent
-    for _ in range(int(np.ceil(np.log2(max(n, 2)))) + 1):
-        image = image + image[ancestor]  # roots carry 0, so jumping past the root adds nothing
-        ancestor = ancestor[ancestor]
+    parent_full = np.where(predecessors[reached] >= 0, predecessors[reached], reached)
+    here = np.stack(np.unravel_index(reached, tuple(shape)), axis=1)
+    there = np.stack(np.unravel_index(parent_full, tuple(shape)), axis=1)
+    offset = (-np.rint((here - there) / shape)).astype(np.int64)  # of each voxel relative to its parent
+    compact = np.full(n, -1, dtype=np.int64)
+    compact[reached] = np.arange(len(reached))
+    ancestor = compact[parent_full]
+    while True:
+        offset = offset + offset[ancestor]  # roots point to themselves with offset 0
+        next_ancestor = ancestor[ancestor]
+        if np.array_equal(next_ancestor, ancestor):
+            break
+        ancestor = next_ancestor
+    image = np.zeros((n, 3), dtype=np.int64)
+    image[reached] = offset
     return image
 
 

@@ -142,3 +142,46 @@ def test_density_files_read_back_by_ase_and_pymatgen(tmp_path):
     assert (
         free.min() == 0.0 and np.isinf(free).any()
     )  # the S sites and the gaps between sites are never visited
+
+
+def test_analyze_mechanism_over_temperatures_fits_barriers_and_writes_files(tmp_path):
+    """End to end on three temperatures of the site walk: one shared site set, Arrhenius barriers per jump type
+    with intervals in the JSON, a density file per temperature and the four plots."""
+    import json
+
+    from superionic.analysis import MechanismSettings, analyze_mechanism
+
+    rng = np.random.default_rng(5)
+    runs = [sw.walk_trajectory(rng, t, n_frames=2500)[0] for t in (800.0, 950.0, 1100.0)]
+    settings = MechanismSettings(density_spacing_A=0.4)  # a coarser grid keeps this test fast
+    report = analyze_mechanism(runs, species="Li", reference=sw.reference_structure(), settings=settings)
+    assert [r.temperature_K for r in report.results] == [800.0, 950.0, 1100.0]
+    files = report.write(tmp_path)
+    out = json.loads(json.dumps(report.to_dict(files)))
+    barriers = {b["jump_type"]: b for b in out["barriers"]}
+    for key, name in mechanism_sweep.TYPE_NAMES.items():
+        b = barriers[name]
+        assert b["method"].startswith("Arrhenius") and b["temperatures_K"] == [800.0, 950.0, 1100.0]
+        low, high = b["Ea_eV_ci95"]
+        assert low < b["Ea_eV"] < high and high - low < 0.3
+        assert abs(b["Ea_eV"] - sw.BARRIERS_EV[key]) < 0.15
+    assert out["dominant_jump_type"] in mechanism_sweep.TYPE_NAMES.values()
+    for name in files.values():
+        assert (tmp_path / name).stat().st_size > 1000
+    assert len([f for f in files.values() if f.endswith(".cube")]) == 3
+    # non-interacting walkers: no more collective jumps than independent timing gives
+    coll = report.results[-1].collective
+    assert coll.fraction_ci95[0] <= coll.fraction_if_independent_ci95[1]
+
+
+def test_analysis_imports_neither_jax_nor_the_rest_of_superionic():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, superionic.analysis; "
+        "bad = [m for m in sys.modules if m == 'jax' or (m.startswith('superionic.') "
+        "and not m.startswith('superionic.analysis'))]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
