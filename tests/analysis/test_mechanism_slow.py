@@ -16,6 +16,9 @@ def test_mechanism_intervals_cover_the_truth_in_100_seeds():
     required = {k: v for k, v in coverage.items() if not k.startswith(("D_jump", "flagged"))}
     assert len(required) == 4 * 3 + 3 + 2 * 2  # rates at four temperatures, barriers, occupancies
     assert min(required.values()) >= 0.9, required
-    # the jump diffusivity, where its own effective-sample check does not flag the interval as too narrow
-    reliable = [v for k, v in coverage.items() if k.startswith("D_jump") and v == v]
-    assert reliable and min(reliable) >= 0.85
+    # The jump diffusivity's interval is checked where its own effective-sample test does not flag it. These
+    # walks (slow exchange between A and B, ~5 exchanges per run) are flagged at every temperature: the run
+    # cannot measure how much where the ions sit fluctuates, and the report says so instead of a narrow interval.
+    for temperature in mechanism_sweep.TEMPERATURES_K:
+        key = f"D_jump {temperature:g}K"
+        assert coverage.get(f"flagged {key}", 0.0) == 1.0 or coverage[key] >= 0.85, (key, coverage)
