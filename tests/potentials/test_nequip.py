@@ -273,3 +273,24 @@ def test_jax_md_pressure_uses_the_perturbation(potential):
     )
     expected = -np.trace(potential.evaluate(atoms)[0]["stress"]) / 3.0
     assert float(pressure) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_fingerprint_is_the_same_in_every_process():
+    """The sha256 recorded in reports identifies the weights: it must not depend on the process (dict order of
+    the config, PYTHONHASHSEED)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from superionic.potentials import load; print(load('default').fingerprint())"
+    prints = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed, "JAX_PLATFORMS": "cpu"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(prints) == 1 and len(next(iter(prints))) == 64
