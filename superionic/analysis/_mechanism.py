@@ -4,7 +4,7 @@ diffusivity, collective jumps, barriers per jump type, density and percolation p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -406,30 +406,38 @@ def _temperature_mechanism(
         framework_check=check,
         van_hove=self_van_hove(first, mobile_z),
     )
-    label = f"{temperature:g} K"
+    return replace(result, warnings=_mechanism_warnings(result, species, check))
+
+
+def _mechanism_warnings(
+    result: TemperatureMechanism, species: str, check: FrameworkRDFCheck | None
+) -> list[str]:
+    """Plain-language warnings about one temperature's mechanism analysis."""
+    warnings: list[str] = []
+    label = f"{result.temperature_K:g} K"
     if result.fraction_in_transit > MAX_TRANSIT_FRACTION:
-        result.warnings.append(
+        warnings.append(
             f"{label}: {result.fraction_in_transit:.0%} of {species} positions are on no site (limit "
             f"{MAX_TRANSIT_FRACTION:.0%}): the sites do not describe this run (wrong reference, melt, or a "
             "liquid-like sublattice); jump numbers are unreliable"
         )
     if result.n_jumps < 10:
-        result.warnings.append(
+        warnings.append(
             f"{label}: only {result.n_jumps} {species} jumps; rates and barriers rest on very few events — run longer"
         )
     short = [o.site_type for o in result.occupancy if o.effective_samples < MIN_EFFECTIVE_SAMPLES]
     if short or not result.jump_D.interval_reliable:
-        result.warnings.append(
+        warnings.append(
             f"{label}: the run spans fewer than {MIN_EFFECTIVE_SAMPLES} correlation times of where the {species} "
             "ions sit (effective_samples in the report): the intervals of the occupancies and of D_jump are too "
             "narrow — run longer or add replicas"
         )
     if check is not None and check.melted:
-        result.warnings.append(
+        warnings.append(
             f"{label}: the framework's {'-'.join(check.pair)} RDF is liquid-like at the end of the run "
             f"(Wendt–Abraham ratio {check.wendt_abraham_end:.2f} > 0.14): the structure melted or amorphised"
         )
-    return result
+    return warnings
 
 
 def analyze_mechanism(

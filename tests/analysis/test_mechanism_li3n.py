@@ -190,3 +190,22 @@ def test_conductivity_analyze_mechanism_on_an_h5md_written_by_mdanalysis(tmp_pat
     for name in mech["files"].values():
         assert (out / name).stat().st_size > 0
     assert report["settings"]["mechanism"] is True
+
+
+def test_a_molten_framework_is_flagged_by_its_rdf():
+    """Second melting criterion: give the N atoms a liquid-like random walk (D = 0.05 Å²/ps, the RMS criterion's
+    borderline) and the framework RDF at the end of the run loses its shells (Wendt–Abraham ratio > 0.14)."""
+    from dataclasses import replace
+
+    from superionic.analysis._structure_checks import framework_rdf_check
+
+    crystal = read_trajectory(FIXTURE)
+    rng = np.random.default_rng(3)
+    nitrogen = crystal.atomic_numbers == 7
+    steps = rng.normal(scale=np.sqrt(2 * 0.05 * crystal.timestep_ps), size=(crystal.n_frames - 1, 8, 3))
+    positions = crystal.positions_A.copy()
+    positions[1:, nitrogen] += np.cumsum(steps, axis=0)
+    molten = framework_rdf_check(replace(crystal, positions_A=positions), 3)
+    solid = framework_rdf_check(crystal, 3)
+    assert solid.pair == ("N", "N") and not solid.melted and solid.wendt_abraham_end < 0.1
+    assert molten.melted and molten.wendt_abraham_end > 0.14 and molten.peak_height_ratio < 0.7
