@@ -51,7 +51,7 @@ def time_jaxmd(potential, atoms, repeats: int, skin_A: float = 0.5) -> dict:
     import jax.numpy as jnp
     from jax_md import space
 
-    from superionic.potentials.jaxmd import box_from_cell
+    from superionic.structures import box_from_cell
 
     box = box_from_cell(atoms.cell[:])
     displacement, _ = space.periodic_general(box, fractional_coordinates=True)

@@ -37,33 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def read_structures(paths: Sequence[Path], seed: int):
-    """ASE structures from files; disordered CIFs are ordered (one random realisation, fixed by ``seed``)."""
-    import warnings
-
+    """ASE structures from files; a disordered one is ordered on its own cell (one ordering, fixed by ``seed``)."""
     import ase.io
-    import numpy as np
 
-    from superionic.training.sampling import order_structure
+    from superionic.structures import order_structure, read_structure
 
-    rng = np.random.default_rng(seed)
     out = []
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"no structure file {path}")
         if path.suffix.lower() == ".cif":
-            from pymatgen.core import Structure
+            structure = read_structure(path)
+            atoms = order_structure(structure, seed=seed)[0].atoms if not structure.is_ordered else None
+            if atoms is None:
+                from pymatgen.io.ase import AseAtomsAdaptor
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                structure = Structure.from_file(path)
-            atoms = order_structure(structure, rng)
+                atoms = AseAtomsAdaptor.get_atoms(structure)
             atoms.info["source"] = str(path)
             out.append(atoms)
-        else:
-            for atoms in ase.io.read(path, index=":"):
-                atoms.info["source"] = str(path)
-                atoms.calc = None
-                out.append(atoms)
+            continue
+        for atoms in ase.io.read(path, index=":"):
+            atoms.info["source"] = str(path)
+            atoms.calc = None
+            out.append(atoms)
     return out
 
 
@@ -78,7 +74,6 @@ def make_teacher(name: str):
         from sevenn.calculator import SevenNetCalculator
 
         return CalculatorTeacher(SevenNetCalculator("7net-0", device="cpu"), "sevennet-torch:7net-0")
-    import superionic.potentials.sevennet  # noqa: F401  (registers the SevenNet names)
     from superionic.potentials import load
 
     return PotentialTeacher(load(name))

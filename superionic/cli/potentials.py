@@ -25,15 +25,15 @@ def run(args: argparse.Namespace) -> int:
     if args.potentials_command == "list":
         for name, present in available().items():
             entry = REGISTRY[name]
-            status = str(entry.path) if present else "not available: " + entry.how_to_get.format(name=name)
+            status = str(entry.path) if present else "not available: " + entry.how_to_get
             print(f"{name:24s} {entry.description}\n{'':24s} {status}")
         return EXIT_OK
     if args.potentials_command == "import":
-        from superionic.potentials.sevennet import TeacherMissingError, import_sevennet
+        from superionic.potentials import import_potential
 
         try:
-            path = import_sevennet(args.name, args.output)
-        except (TeacherMissingError, NotImplementedError, ValueError) as err:
+            path = import_potential(args.name, args.output)
+        except (FileNotFoundError, NotImplementedError, ValueError) as err:
             return fail(prog, str(err))
         print(f"imported {args.name} -> {path}")
         return EXIT_OK

@@ -80,7 +80,6 @@ def _run(run, committee: int, progress: bool) -> dict:
     for k in range(committee):
         config = dataclasses.replace(run.training, seed=run.training.seed + k)
         if run.init_from:
-            import superionic.potentials.sevennet  # noqa: F401  (registers the SevenNet names)
             from superionic.potentials import load
 
             initial = load(run.init_from, dtype=config.dtype)

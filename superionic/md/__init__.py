@@ -16,8 +16,7 @@ documented in ``docs/h5md_layout.md``.
 from superionic.md.classical import LennardJones
 from superionic.md.config import ENSEMBLES, MDConfig
 from superionic.md.driver import MDInstabilityError, MDResult, MemberSummary, run
-from superionic.md.h5md import Trajectory, read_atoms, read_structures, read_trajectory
-from superionic.md.system import System, box_from_cell, cell_from_box, prepare_system
+from superionic.md.system import System, prepare_system
 
 __all__ = [
     "ENSEMBLES",
@@ -27,12 +26,6 @@ __all__ = [
     "MDResult",
     "MemberSummary",
     "System",
-    "Trajectory",
-    "box_from_cell",
-    "cell_from_box",
     "prepare_system",
-    "read_atoms",
-    "read_structures",
-    "read_trajectory",
     "run",
 ]

@@ -26,17 +26,22 @@ import numpy as np
 from jax_md import space
 
 import superionic
+from superionic import units
 from superionic.md import neighbors as nl
-from superionic.md import units
 from superionic.md.config import MDConfig
 from superionic.md.engine import Carry, ChunkSpec, make_chunk_fn, make_init_fn, make_observe_fn
 from superionic.md.ensembles import Integrator, make_integrator, shield_energy_fn
-from superionic.md.h5md import H5MDWriter, read_trajectory, write_topology
-from superionic.md.system import System, cell_from_box
+from superionic.md.h5md import H5MDWriter, write_topology
+from superionic.md.system import System
+from superionic.structures import cell_from_box, perpendicular_widths
+from superionic.trajectory import read_trajectory
 
 __all__ = ["MDInstabilityError", "MDResult", "MemberSummary", "run"]
 
 CHECKPOINT_VERSION = 1
+# The mean kinetic temperature of a thermostatted run of ~100 atoms over >= 1 ps sits within ~1 % of its target;
+# a larger offset means the thermostat could not hold it (heating by a bad potential, too long a timestep).
+TEMPERATURE_DRIFT_LIMIT = 0.05
 # MDConfig fields that may change between a run and its restart (they do not change the trajectory).
 _RESTART_MUTABLE = {"production_ps", "progress", "chunk_steps"}
 
@@ -85,6 +90,19 @@ class MDResult:
         return len(self.members)
 
     @property
+    def warnings(self) -> list[str]:
+        """Members whose mean temperature misses its target by more than 5 %."""
+        out = []
+        for m in self.members:
+            offset = (m.mean_temperature_K - m.temperature_K) / m.temperature_K
+            if abs(offset) > TEMPERATURE_DRIFT_LIMIT:
+                out.append(
+                    f"{m.temperature_K:g} K replica {m.replica}: mean temperature {m.mean_temperature_K:.0f} K is "
+                    f"{offset:+.0%} off target; the thermostat did not hold it — try a shorter --timestep"
+                )
+        return out
+
+    @property
     def trajectories(self) -> list[Path]:
         return [m.trajectory for m in self.members]
 
@@ -114,7 +132,7 @@ class _Bound:
 def _bind_potential(potential, displacement_fn, box, system: System, config: MDConfig) -> _Bound:
     """A ``Potential``-like object (``jax_md_neighbor_energy``, ``cutoff_A``/``cutoff``) or a jax-md ``(neighbor_fn, energy_fn)``
     pair built for ``space.periodic_general(box, fractional_coordinates=True)`` with ``dr_threshold = skin_A``."""
-    half_width = 0.5 * min(np.asarray(_widths(system.cell_A)))
+    half_width = 0.5 * min(perpendicular_widths(system.cell_A))
     if hasattr(potential, "jax_md_neighbor_energy"):
         neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(
             displacement_fn,
@@ -140,12 +158,6 @@ def _bind_potential(potential, displacement_fn, box, system: System, config: MDC
         "potential must have a jax_md_neighbor_energy method (superionic.potentials) or be a jax-md "
         f"(neighbor_fn, energy_fn) pair, got {type(potential).__name__}"
     )
-
-
-def _widths(cell: np.ndarray) -> np.ndarray:
-    from superionic.potentials.jaxmd import perpendicular_widths
-
-    return perpendicular_widths(cell)
 
 
 def _dtype(precision: str):
@@ -647,7 +659,7 @@ def _summarise(r: _Run, wall: float, steps_run: int) -> MDResult:
     members = []
     for path, top, (_, t, rep) in zip(r.paths, r.topologies, r.config.members, strict=True):
         traj = read_trajectory(path)
-        obs, time_ps = traj.observables, traj.time_ps
+        obs, time_ps = traj.observables, traj.times_ps
         drift = float("nan")
         if len(time_ps) >= 2:
             drift = float(np.polyfit(time_ps, obs["conserved_energy"], 1)[0]) / r.n_atoms

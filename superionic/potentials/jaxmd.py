@@ -2,7 +2,7 @@
 
 Conventions: jax-md's ``space.periodic_general`` takes a box whose COLUMNS are the lattice vectors and, with
 ``fractional_coordinates=True``, positions in fractional units; ASE's ``atoms.cell`` has the lattice vectors as
-ROWS. :func:`box_from_cell` / :func:`cell_from_box` are the one place that converts.
+ROWS. :mod:`superionic.structures.cell` is the one place that converts.
 
 The neighbour list is minimum-image: every perpendicular width of the box must be at least
 2 (cutoff + skin). :func:`neighbor_energy_fns` refuses smaller boxes rather than silently returning wrong
@@ -12,7 +12,7 @@ energies (use a supercell; the static evaluator in :mod:`superionic.potentials.g
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -20,25 +20,10 @@ import numpy as np
 from jax_md import partition
 
 from superionic.potentials.nequip import atomic_energies_dense
-from superionic.potentials.potential import Potential
+from superionic.structures.cell import cell_from_box, perpendicular_widths
 
-
-def box_from_cell(cell: Any) -> jax.Array:
-    """jax-md box (lattice vectors as columns) from an ASE/pymatgen cell (lattice vectors as rows)."""
-    return jnp.asarray(np.asarray(cell)).T
-
-
-def cell_from_box(box: Any) -> np.ndarray:
-    """ASE cell (rows) from a jax-md box (columns); works on stacks of boxes [..., 3, 3]."""
-    return np.swapaxes(np.asarray(box, dtype=np.float64), -1, -2).copy()
-
-
-def perpendicular_widths(cell: Any) -> np.ndarray:
-    """Distances between opposite faces of the cell (Å), for lattice vectors given as rows."""
-    cell = np.asarray(cell, dtype=np.float64)
-    volume = abs(np.linalg.det(cell))
-    cross = [np.cross(cell[1], cell[2]), np.cross(cell[2], cell[0]), np.cross(cell[0], cell[1])]
-    return np.array([volume / np.linalg.norm(c) for c in cross])
+if TYPE_CHECKING:  # potential.py imports this module lazily; a runtime import back would be a cycle
+    from superionic.potentials.potential import Potential
 
 
 def neighbor_energy_fns(

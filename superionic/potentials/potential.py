@@ -24,6 +24,10 @@ from superionic.potentials.config import NequIPConfig
 from superionic.potentials.graph import GraphBatch, Structure, build_graph_batch
 from superionic.potentials.nequip import Params, atomic_energies
 
+# Accuracy a distilled potential must reach against its teacher on held-out compositions before its numbers are
+# trusted (issue 7): force MAE in meV/Å, read from the checkpoint's provenance.
+FORCE_MAE_TARGET_meV_per_A = 30.0
+
 
 class UnknownElementError(ValueError):
     """The structure contains an element the potential was not trained on."""
@@ -183,6 +187,18 @@ class Potential:
         from superionic.potentials.jaxmd import neighbor_energy_fns  # jaxmd imports this module
 
         return neighbor_energy_fns(self, displacement_fn, box, atomic_numbers, **options)
+
+    def accuracy_warning(self) -> str | None:
+        """A warning when the potential's own recorded held-out metrics miss the accuracy target, else None."""
+        metrics = dict(self.provenance).get("heldout_test_metrics") or {}
+        mae = metrics.get("forces_mae_meV_per_A")
+        if mae is None or mae <= FORCE_MAE_TARGET_meV_per_A:
+            return None
+        return (
+            f"potential '{self.name}' misses its accuracy target (held-out force MAE {mae:.0f} meV/Å vs its "
+            f"teacher, target {FORCE_MAE_TARGET_meV_per_A:.0f}): treat these numbers as a smoke test and use "
+            "--potential sevennet-0 for results"
+        )
 
     def fingerprint(self) -> str:
         """SHA-256 of the configuration and parameters (float32 bytes), identifying the weights."""

@@ -11,6 +11,7 @@ from ase.build import bulk
 
 from superionic import md
 from superionic.potentials import NequIPConfig, Potential, init_params
+from superionic.trajectory import read_trajectory
 
 
 def _small_nequip() -> Potential:
@@ -47,7 +48,7 @@ def test_nve_with_nequip_conserves_energy(tmp_path):
         progress=False,
     )
     result = md.run(system, potential, config, tmp_path)
-    traj = md.read_trajectory(result.trajectories[0])
+    traj = read_trajectory(result.trajectories[0])
     n = system.n_atoms
     ke, e = traj.observables["kinetic_energy"], traj.observables["conserved_energy"]
     assert np.ptp(ke) / n > 1e-3  # the model does move the atoms (energy flows between KE and PE)
@@ -61,10 +62,9 @@ def test_nve_with_nequip_conserves_energy(tmp_path):
 def test_nve_with_sevennet0_conserves_energy(tmp_path):
     """NVE of Li3N (192 atoms, 1 fs, 60 fs) with the imported SevenNet-0: a real, trained potential."""
     pytest.importorskip("sevenn")
-    from superionic.potentials import load
-    from superionic.potentials.sevennet import import_sevennet
+    from superionic.potentials import import_potential, load
 
-    potential = load(import_sevennet("sevennet-0", tmp_path / "sevennet-0.npz"))
+    potential = load(import_potential("sevennet-0", tmp_path / "sevennet-0.npz"))
     system = md.prepare_system(_examples() / "Li3N.cif", potential.cutoff_A, 0.5, target_atoms=150)
     config = md.MDConfig(
         ensemble="nve",
@@ -78,7 +78,7 @@ def test_nve_with_sevennet0_conserves_energy(tmp_path):
         progress=False,
     )
     result = md.run(system, potential, config, tmp_path / "run")
-    traj = md.read_trajectory(result.trajectories[0])
+    traj = read_trajectory(result.trajectories[0])
     n = system.n_atoms
     ke, e = traj.observables["kinetic_energy"], traj.observables["conserved_energy"]
     assert np.ptp(ke) / n > 5e-3  # atoms exchange kinetic and potential energy

@@ -1,0 +1,66 @@
+"""Structures: reading and checking them, formal charges, supercells, ordering of disordered crystals, relaxation.
+
+The layer under everything else (``potentials``, ``md``, ``estimate``, ``training`` and ``discovery`` use it; it
+imports no other subpackage and no jax).
+
+>>> from superionic import structures
+>>> structure = structures.read_structure("examples/Li3N.cif")                    # doctest: +SKIP
+>>> charges = structures.formal_charges(structure.composition)                     # doctest: +SKIP
+>>> reps = structures.choose_supercell(structure.lattice.matrix, len(structure), min_width_A=11.0)  # doctest: +SKIP
+>>> structures.formal_charges("Li5.5La3Nb1.75Y0.25O12")["Nb"]
+5.0
+
+Units: Å, e, eV.
+"""
+
+from superionic.structures._errors import StructureError
+from superionic.structures.cell import (
+    box_from_cell,
+    cell_from_box,
+    perpendicular_widths,
+    standard_orientation,
+)
+from superionic.structures.charges import (
+    ChargeError,
+    charge_balance_warning,
+    formal_charges,
+    net_charge_e,
+    parse_charges,
+)
+from superionic.structures.io import (
+    MIN_DISTANCE_A,
+    STRUCTURE_FORMATS,
+    as_structure,
+    check_structure,
+    read_structure,
+)
+from superionic.structures.ordering import Ordering, OrderingError, order_structure
+from superionic.structures.relax import Relaxation, relax
+from superionic.structures.supercell import SupercellError, choose_supercell
+from superionic.structures.symmetry import symmetrize
+
+__all__ = [
+    "MIN_DISTANCE_A",
+    "STRUCTURE_FORMATS",
+    "ChargeError",
+    "Ordering",
+    "OrderingError",
+    "Relaxation",
+    "StructureError",
+    "SupercellError",
+    "as_structure",
+    "box_from_cell",
+    "cell_from_box",
+    "charge_balance_warning",
+    "check_structure",
+    "choose_supercell",
+    "formal_charges",
+    "net_charge_e",
+    "order_structure",
+    "parse_charges",
+    "perpendicular_widths",
+    "read_structure",
+    "relax",
+    "standard_orientation",
+    "symmetrize",
+]
