@@ -22,6 +22,7 @@ from ase.data import chemical_symbols
 
 from superionic.potentials.config import NequIPConfig
 from superionic.potentials.graph import GraphBatch, Structure, build_graph_batch
+from superionic.potentials.jaxmd import neighbor_energy_fns
 from superionic.potentials.nequip import Params, atomic_energies
 
 # Accuracy a distilled potential must reach against its teacher on held-out compositions before its numbers are
@@ -182,11 +183,9 @@ class Potential:
             start += n
         return results
 
-    def jax_md_neighbor_energy(self, displacement_fn, box, atomic_numbers, **options):
+    def jax_md_neighbor_energy(self, box, atomic_numbers, **options):
         """``(neighbor_fn, energy_fn)`` for jax-md; see :func:`superionic.potentials.jaxmd.neighbor_energy_fns`."""
-        from superionic.potentials.jaxmd import neighbor_energy_fns  # jaxmd imports this module
-
-        return neighbor_energy_fns(self, displacement_fn, box, atomic_numbers, **options)
+        return neighbor_energy_fns(self, box, atomic_numbers, **options)
 
     def accuracy_warning(self) -> str | None:
         """A warning when the potential's own recorded held-out metrics miss the accuracy target, else None."""
