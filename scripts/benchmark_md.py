@@ -30,7 +30,6 @@ def _measure(system, potential, temperatures, steps: int, timestep_fs: float, sk
         equilibration_ps=0.0,
         save_every_fs=steps * timestep_fs / 10,
         chunk_steps=steps,
-        skin_A=skin,
         progress=False,
     )
     with tempfile.TemporaryDirectory() as tmp:

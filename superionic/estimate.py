@@ -142,7 +142,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         save_every_fs=steps_between_frames * settings.timestep_fs, ensemble=ENSEMBLES[settings.ensemble],
         temperatures_K=settings.temperatures_K, replicas=settings.replicas, timestep_fs=settings.timestep_fs,
         production_ps=settings.production_ps, equilibration_ps=settings.equilibration_ps, seed=settings.seed,
-        skin_A=settings.skin_A, progress=settings.progress,
+        progress=settings.progress,
     )  # fmt: skip
     log(
         f"MD: {system.n_atoms} atoms, {len(config.temperatures_K)} temperature(s) x {settings.replicas} "
@@ -178,7 +178,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             "wall_s": result.wall_s,
             "atom_steps_per_s": result.atom_steps_per_s,
             "ns_per_day": result.ns_per_day,
-            "trajectories": [str(Path(p).relative_to(out)) for p in result.trajectories],
+            "trajectories": [str(p.relative_to(out)) for p in result.paths],
             "mean_temperature_K": [m.mean_temperature_K for m in result.members],
         },
         "transport": transport.to_dict(),
@@ -210,11 +210,16 @@ def analyze_trajectories(
     """``conductivity analyze``: the analysis part of the workflow on existing trajectories."""
     from superionic import analysis
 
+    temperatures = list(temperatures_K or [None]) * (len(paths) if len(temperatures_K or []) <= 1 else 1)
+    if len(temperatures) != len(paths):
+        raise ValueError(
+            f"--temperatures has {len(temperatures_K or [])} values for {len(paths)} trajectories; give one per "
+            "file or one for all"
+        )
     trajectories = [
-        analysis.read_trajectory(p, charges_e=charges_e, topology=topology,
-                                 temperature_K=None if temperatures_K is None else temperatures_K[i])
-        for i, p in enumerate(paths)
-    ]  # fmt: skip
+        analysis.read_trajectory(p, charges_e=charges_e, topology=topology, temperature_K=t)
+        for p, t in zip(paths, temperatures, strict=True)
+    ]
     transport = analysis.analyze(trajectories, species=species)
     report = {
         "schema": "superionic.conductivity.analyze/1",

@@ -41,6 +41,8 @@ class System:
       charges_e: formal charges (oxidation states) used for conductivity [N].
       supercell: the diagonal repetition of the input cell.
       name: a short label (file stem or formula), used to name output files.
+      skin_A: the neighbour-list skin MD uses with this cell (set once, by :func:`prepare_system`): a pair is
+        listed up to cutoff + skin, and the list is rebuilt when an atom moved more than skin/2.
     """
 
     numbers: np.ndarray
@@ -50,6 +52,7 @@ class System:
     charges_e: np.ndarray
     supercell: tuple[int, int, int] = (1, 1, 1)
     name: str = "system"
+    skin_A: float = 1.0
 
     def __post_init__(self) -> None:
         n = len(self.numbers)
@@ -63,6 +66,8 @@ class System:
                 raise ValueError(
                     f"System.{field} must have shape {shape}, got {np.shape(getattr(self, field))}"
                 )
+        if not (self.skin_A >= 0 and np.isfinite(self.skin_A)):
+            raise ValueError(f"System.skin_A must be >= 0, got {self.skin_A}")
         box = box_from_cell(self.cell_A)
         if not np.allclose(box, np.triu(box), atol=1e-9) or np.any(np.diag(box) <= 0):
             raise ValueError(
@@ -121,7 +126,7 @@ def _site_charges(structure, charges_e) -> np.ndarray:
 def prepare_system(
     source,
     cutoff_A: float,
-    skin_A: float,
+    skin_A: float = 1.0,
     *,
     target_atoms: int = 100,
     max_atoms: int | None = 20000,
@@ -137,8 +142,9 @@ def prepare_system(
     Args:
       source: ``Atoms``, ``Structure`` or a structure file path (CIF, POSCAR, extxyz, JSON, ...).
       cutoff_A: the potential's cutoff radius (Å).
-      skin_A: the neighbour-list skin (Å). Every perpendicular width of the supercell is made
-        >= 2 (cutoff_A + skin_A), so the minimum-image convention and the neighbour list are exact.
+      skin_A: the neighbour-list skin (Å) of every MD run of this system (the one place it is set). Every
+        perpendicular width of the supercell is made >= 2 (cutoff_A + skin_A), so the minimum-image convention
+        and the neighbour list are exact.
       target_atoms: grow the supercell (along its narrowest direction) until it has at least this many atoms.
       max_atoms: refuse supercells larger than this (a guard against a unit mix-up); ``None`` for no limit.
       supercell: force this diagonal repetition instead of choosing one (still checked against the width rule).
@@ -208,4 +214,5 @@ def prepare_system(
         charges_e=np.asarray(big.get_initial_charges(), dtype=np.float64),
         supercell=(reps[0], reps[1], reps[2]),
         name=name or default_name or structure.composition.reduced_formula,
+        skin_A=float(skin_A),
     )

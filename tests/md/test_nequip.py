@@ -11,7 +11,6 @@ from ase.build import bulk
 
 from superionic import md
 from superionic.potentials import NequIPConfig, Potential, init_params
-from superionic.trajectory import read_trajectory
 
 
 def _small_nequip() -> Potential:
@@ -52,7 +51,7 @@ def _li2o_unit_cell() -> md.System:
     """The 12-atom conventional Li2O cell, 4.61 Å wide: narrower than 2 x (cutoff + skin), so an atom's own
     periodic images are among its neighbours (a minimum-image list could not run it)."""
     atoms = bulk("OLi2", "fluorite", a=4.61, cubic=True)
-    system = md.prepare_system(atoms, 1.0, 0.0, target_atoms=0)
+    system = md.prepare_system(atoms, 1.0, 0.5, target_atoms=0)  # 1x1x1: the table handles any cell
     assert system.n_atoms == 12
     return system
 
@@ -66,7 +65,6 @@ def _tiny_config(**changes) -> md.MDConfig:
         equilibration_ps=0.0,
         save_every_fs=10.0,
         chunk_steps=50,
-        skin_A=0.5,
         capacity_multiplier=2.0,
         precision="float64",
         progress=False,
@@ -86,7 +84,7 @@ def test_nve_in_a_cell_narrower_than_the_cutoff_conserves_energy_and_recovers_ov
     tight = md.run(system, potential, _tiny_config(capacity_multiplier=1.0), tmp_path / "tight")
     assert tight.neighbor_reallocations >= 1
     for ours, ref, member in zip(tight.trajectories, ample.trajectories, ample.members, strict=True):
-        a, b = md.read_trajectory(ours), md.read_trajectory(ref)
+        a, b = ours, ref
         np.testing.assert_allclose(a.positions_A, b.positions_A, atol=1e-9)
         ke, e = b.observables["kinetic_energy"], b.observables["conserved_energy"]
         assert np.ptp(ke) / system.n_atoms > 5e-3  # energy does flow between kinetic and potential
@@ -109,12 +107,11 @@ def test_nve_with_nequip_conserves_energy(tmp_path):
         equilibration_ps=0.0,
         save_every_fs=5.0,
         chunk_steps=100,
-        skin_A=0.5,
         precision="float64",
         progress=False,
     )
     result = md.run(system, potential, config, tmp_path)
-    traj = read_trajectory(result.trajectories[0])
+    traj = result.trajectories[0]
     n = system.n_atoms
     ke, e = traj.observables["kinetic_energy"], traj.observables["conserved_energy"]
     assert np.ptp(ke) / n > 1e-3  # the model does move the atoms (energy flows between KE and PE)
@@ -140,11 +137,10 @@ def test_nve_with_sevennet0_conserves_energy(tmp_path):
         equilibration_ps=0.0,
         save_every_fs=5.0,
         chunk_steps=30,
-        skin_A=0.5,
         progress=False,
     )
     result = md.run(system, potential, config, tmp_path / "run")
-    traj = read_trajectory(result.trajectories[0])
+    traj = result.trajectories[0]
     n = system.n_atoms
     ke, e = traj.observables["kinetic_energy"], traj.observables["conserved_energy"]
     assert np.ptp(ke) / n > 5e-3  # atoms exchange kinetic and potential energy

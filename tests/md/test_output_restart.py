@@ -3,6 +3,7 @@ recovery, batching, and the instability stop. Most tests compare against the pac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -35,7 +36,7 @@ def _assert_same_trajectory(path_a: Path, path_b: Path, atol: float) -> None:
 
 
 def test_layout_matches_the_contract(reference_run, argon):
-    path = reference_run.trajectories[1]
+    path = reference_run.paths[1]
     with h5py.File(path, "r") as f:
         assert list(f["h5md"].attrs["version"]) == [1, 1]
         assert f["h5md/creator"].attrs["name"] == "superionic" and "name" in f["h5md/author"].attrs
@@ -82,7 +83,7 @@ def test_layout_matches_the_contract(reference_run, argon):
 
 
 def test_positions_are_unwrapped(reference_run, argon):
-    traj = read_trajectory(reference_run.trajectories[1])
+    traj = read_trajectory(reference_run.paths[1])
     step = np.diff(traj.positions_A, axis=0)
     assert np.abs(step).max() < 1.0  # continuous in time (25 fs apart)
     wrapped = np.mod(traj.positions_A @ np.linalg.inv(argon.cell_A), 1.0)
@@ -108,7 +109,7 @@ def test_mdanalysis_reads_identical_positions_box_and_times(reference_run):
 
 
 def test_ase_and_pymatgen_readers(reference_run, argon):
-    path = reference_run.trajectories[0]
+    path = reference_run.paths[0]
     traj = read_trajectory(path)
     frames = traj.to_atoms()
     assert len(frames) == len(traj.steps)
@@ -126,9 +127,9 @@ def test_ase_and_pymatgen_readers(reference_run, argon):
 
 def test_batched_member_equals_the_same_member_run_alone(reference_run, argon, lj, tmp_path):
     alone = md.run(argon, lj, reference_config(temperatures_K=(60.0,)), tmp_path)
-    _assert_same_trajectory(alone.trajectories[0], reference_run.trajectories[1], atol=1e-9)
-    first = read_trajectory(reference_run.trajectories[0])
-    second = read_trajectory(reference_run.trajectories[1])
+    _assert_same_trajectory(alone.paths[0], reference_run.paths[1], atol=1e-9)
+    first = read_trajectory(reference_run.paths[0])
+    second = read_trajectory(reference_run.paths[1])
     assert np.abs(first.positions_A[-1] - second.positions_A[-1]).max() > 1e-3  # members do differ
 
 
@@ -141,7 +142,7 @@ def test_neighbour_list_overflow_is_recovered_without_changing_the_trajectory(
     config = reference_config(capacity_multiplier=1.0)
     result = md.run(argon, lj, config, tmp_path)
     assert result.neighbor_reallocations >= 1
-    for ours, ref in zip(result.trajectories, reference_run.trajectories, strict=True):
+    for ours, ref in zip(result.paths, reference_run.paths, strict=True):
         _assert_same_trajectory(ours, ref, atol=1e-9)
 
 
@@ -194,12 +195,12 @@ def test_restart_after_kill_reproduces_the_uninterrupted_run(reference_run, argo
     )
     assert killed_at < 41
     # The killed run left readable files holding at least the checkpointed frames.
-    partial = read_trajectory(out / reference_run.trajectories[0].name)
+    partial = read_trajectory(out / reference_run.paths[0].name)
     assert killed_at <= len(partial.steps) < 41
 
     result = md.run(argon, lj, config, out, restart=True)
     assert result.steps_run < 200  # it continued, it did not start over
-    for ours, ref in zip(result.trajectories, reference_run.trajectories, strict=True):
+    for ours, ref in zip(result.paths, reference_run.paths, strict=True):
         _assert_same_trajectory(ours, ref, atol=1e-10)
 
 
@@ -218,8 +219,8 @@ def test_finished_run_can_be_extended(reference_run, argon, lj, tmp_path):
     shutil.copytree(reference_dir(reference_run), out)
     result = md.run(argon, lj, reference_config(production_ps=1.25), out, restart=True)
     assert result.steps_run == 50
-    traj = read_trajectory(result.trajectories[0])
-    ref = read_trajectory(reference_run.trajectories[0])
+    traj = result.trajectories[0]
+    ref = read_trajectory(reference_run.paths[0])
     assert len(traj.steps) == 51 and traj.times_ps[-1] == pytest.approx(1.25)
     np.testing.assert_array_equal(traj.positions_A[:41], ref.positions_A)
 
@@ -227,9 +228,7 @@ def test_finished_run_can_be_extended(reference_run, argon, lj, tmp_path):
 def test_explosion_stops_with_a_clear_error_and_keeps_the_file(argon, lj, tmp_path):
     frac = argon.fractional.copy()
     frac[1] = frac[0] + np.array([0.9, 0.0, 0.0]) / argon.cell_A[0, 0]  # two atoms 0.9 Å apart
-    bad = md.System(
-        argon.numbers, frac, argon.cell_A, argon.masses_amu, argon.charges_e, argon.supercell, "clash"
-    )
+    bad = dataclasses.replace(argon, fractional=frac, name="clash")
     config = reference_config(temperatures_K=(40.0,), chunk_steps=50)
     with pytest.raises(md.MDInstabilityError, match=r"T=40 K replica 0 became unstable at step \d+") as info:
         md.run(bad, lj, config, tmp_path)
