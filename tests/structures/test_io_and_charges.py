@@ -70,7 +70,7 @@ def test_split_sites_may_be_close_but_full_sites_may_not():
     split = Structure(lattice, [{"Li": 0.5}, {"Li": 0.5}, "Cl"], [[0, 0, 0], [0.05, 0, 0], [0.5, 0.5, 0.5]])
     assert len(structures.check_structure(split)) == 3  # 0.3 Å apart, each half occupied: a split site
     full = Structure(lattice, ["Li", "Li", "Cl"], [[0, 0, 0], [0.05, 0, 0], [0.5, 0.5, 0.5]])
-    with pytest.raises(StructureError, match="0.3 Å apart"):
+    with pytest.raises(StructureError, match=r"0\.3 Å apart"):
         structures.check_structure(full)
 
 
@@ -95,7 +95,7 @@ def test_occupancies_above_one_are_refused(tmp_path):
     text = str(CifWriter(s)).replace(" 0.7\n", " 1.7\n")
     assert " 1.7\n" in text
     (tmp_path / "over.cif").write_text(text)
-    with pytest.raises(StructureError, match="over.cif") as info:
+    with pytest.raises(StructureError, match=r"over\.cif") as info:
         structures.read_structure(tmp_path / "over.cif")
     assert "\n" not in str(info.value)
 
