@@ -8,6 +8,7 @@ at the end, and written last and atomically (a ``report.json`` on disk is always
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -17,33 +18,16 @@ from superionic import __version__, structures
 from superionic.records import environment, write_json_atomic
 from superionic.settings import ENSEMBLES, EstimateSettings
 
-__all__ = ["EstimateError", "analyze_trajectories", "estimate_conductivity", "mobile_species"]
+__all__ = ["EstimateError", "analyze_trajectories", "estimate_conductivity"]
 
 
 class EstimateError(RuntimeError):
     """A failure of the workflow that is not bad input (the MD blew up)."""
 
 
-def mobile_species(structure, species: str | None) -> str:
-    """The mobile ion: ``species`` if the structure has it, else Li when present; a one-line error otherwise."""
-    present = sorted({el.symbol for el in structure.composition.elements})
-    formula = structure.composition.reduced_formula
-    if species is None and "Li" in present:
-        return "Li"
-    if species is None:
-        raise ValueError(
-            f"no Li in {formula}: name the mobile ion with --species (one of {', '.join(present)})"
-        )
-    if species not in present:
-        raise ValueError(f"mobile species {species} is not in {formula} (elements: {', '.join(present)})")
-    return species
-
-
-def _ordered(
-    structure, potential, settings: EstimateSettings, charges, species: str, log
-) -> tuple[Any, dict]:
-    """The lowest-energy of ``n_orderings`` orderings of a disordered structure on a supercell that holds the
-    mobile ion (:func:`superionic.structures.order_structure`); returns (ASE atoms, what the report records)."""
+def _ordered(structure, potential, settings: EstimateSettings, charges, species: str, log):
+    """The lowest-energy of ``n_orderings`` orderings of a disordered structure (by the potential's energy) on a
+    supercell that holds the mobile ion: (ASE atoms, the :class:`~superionic.structures.Ordering`)."""
     min_width = 2.0 * (potential.cutoff_A + settings.skin_A)
     reps = settings.supercell or structures.choose_supercell(
         structure.lattice.matrix,
@@ -62,31 +46,8 @@ def _ordered(
         for o, r in zip(orderings, potential.evaluate([o.atoms for o in orderings]), strict=True)
     ]
     best = min(range(len(orderings)), key=energies.__getitem__)
-    record = {
-        "disordered_input": True,
-        "method": "integer program on the supercell: composition within rounding, least net charge, split sites apart",
-        "candidate_energies_eV_per_atom": energies,
-        "chosen": best,
-        **orderings[best].to_dict(),
-    }
-    return orderings[best].atoms, record
-
-
-def _warnings(structure, charges, ordering: Mapping, potential) -> list[str]:
-    out = [
-        w
-        for w in (
-            potential.accuracy_warning(),
-            structures.charge_balance_warning(structure.composition, charges),
-        )
-        if w
-    ]
-    if ordering.get("disordered_input") and abs(ordering["net_charge_e"]) > 1e-6:
-        out.append(
-            f"the ordered cell {ordering['formula']} has a net formal charge of {ordering['net_charge_e']:+g} e: "
-            "rounding the occupancies on this supercell could not keep it neutral"
-        )
-    return out
+    chosen = dataclasses.replace(orderings[best], candidate_energies_eV_per_atom=tuple(energies))
+    return chosen.atoms, chosen
 
 
 def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None] = print) -> tuple[dict, Any]:
@@ -100,26 +61,24 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
     settings.validate()
     wall_start = time.perf_counter()
     structure = structures.read_structure(settings.structure)
-    species = mobile_species(structure, settings.species)
+    species = structures.mobile_species(structure, settings.species)
     charges = structures.formal_charges(structure.composition, settings.charges_e)
     potential = potentials.load(settings.potential)
-    potential.species_indices(
-        [el.Z for el in structure.composition.elements]
-    )  # UnknownElementError: ValueError
+    potential.species_indices([el.Z for el in structure.composition.elements])  # else UnknownElementError
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").unlink(missing_ok=True)  # a stale report must not pass for this run's result
-    if structure.is_ordered:
-        atoms, ordering, supercell = structure, {"disordered_input": False}, settings.supercell
-    else:
-        atoms, ordering = _ordered(structure, potential, settings, charges, species, log)
-        supercell = (1, 1, 1)
-    warnings = _warnings(structure, charges, ordering, potential)
+    ordered = structure.is_ordered
+    atoms, ordering = (
+        (structure, None) if ordered else _ordered(structure, potential, settings, charges, species, log)
+    )
+    balance = structures.charge_balance_warning(structure.composition, charges)
+    warnings = [w for w in (potential.accuracy_warning(), balance, ordering and ordering.warning) if w]
     for warning in warnings:
         log(f"warning: {warning}")
     system = md.prepare_system(
         atoms, potential.cutoff_A, settings.skin_A, target_atoms=settings.target_atoms,
-        max_atoms=settings.max_atoms, supercell=supercell, charges_e=charges,
+        max_atoms=settings.max_atoms, supercell=settings.supercell if ordered else (1, 1, 1), charges_e=charges,
         name=Path(settings.structure).stem,
     )  # fmt: skip
     relaxation: dict[str, Any] = {"performed": False}
@@ -136,10 +95,8 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             charges_e=system.charges_e, name=system.name,
         )  # fmt: skip
 
-    # At least ~50 frames per run (50 fs apart for long runs) so the MSD has enough time origins.
-    steps_between_frames = max(1, round(min(50.0, settings.production_ps * 1e3 / 50) / settings.timestep_fs))
     config = md.MDConfig(
-        save_every_fs=steps_between_frames * settings.timestep_fs, ensemble=ENSEMBLES[settings.ensemble],
+        save_every_fs=settings.save_every_fs, ensemble=ENSEMBLES[settings.ensemble],
         temperatures_K=settings.temperatures_K, replicas=settings.replicas, timestep_fs=settings.timestep_fs,
         production_ps=settings.production_ps, equilibration_ps=settings.equilibration_ps, seed=settings.seed,
         progress=settings.progress,
@@ -162,7 +119,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             "input": str(settings.structure),
             "formula": structure.composition.reduced_formula,
             "charges_e": charges,
-            "ordering": ordering,
+            "ordering": ordering.to_dict() if ordering else {"disordered_input": False},
             "md_cell_atoms": system.n_atoms,
             "md_supercell": list(system.supercell),
             "relaxation": relaxation,

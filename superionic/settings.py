@@ -135,5 +135,12 @@ class EstimateSettings:
         if not self.skin_A >= 0:
             raise ValueError(f"skin_A must be >= 0, got {self.skin_A}")
 
+    @property
+    def save_every_fs(self) -> float:
+        """Frame interval: at least ~50 frames per run (50 fs apart for long runs), so the MSD has enough time
+        origins; a whole number of time steps."""
+        steps = max(1, round(min(50.0, self.production_ps * 1e3 / 50) / self.timestep_fs))
+        return steps * self.timestep_fs
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -18,7 +18,14 @@ import numpy as np
 
 from superionic.structures._errors import StructureError
 
-__all__ = ["MIN_DISTANCE_A", "STRUCTURE_FORMATS", "as_structure", "check_structure", "read_structure"]
+__all__ = [
+    "MIN_DISTANCE_A",
+    "STRUCTURE_FORMATS",
+    "as_structure",
+    "check_structure",
+    "mobile_species",
+    "read_structure",
+]
 
 STRUCTURE_FORMATS = ".cif, POSCAR/CONTCAR (.vasp), .extxyz/.xyz, .json (pymatgen or ASE), .traj"
 _SUFFIXES = {".cif", ".vasp", ".poscar", ".json", ".extxyz", ".xyz", ".traj"}
@@ -187,3 +194,18 @@ def _check_distances(structure, label: str) -> None:
         f"{label}: {pair} are {distances[k]:.3g} Å apart (minimum {MIN_DISTANCE_A} Å): "
         "overlapping or duplicated atoms; remove them from the file"
     )
+
+
+def mobile_species(structure, species: str | None) -> str:
+    """The mobile ion: ``species`` if the structure has it, else Li when present; a one-line error otherwise."""
+    present = sorted({el.symbol for el in structure.composition.elements})
+    formula = structure.composition.reduced_formula
+    if species is None and "Li" in present:
+        return "Li"
+    if species is None:
+        raise StructureError(
+            f"no Li in {formula}: name the mobile ion with --species (one of {', '.join(present)})"
+        )
+    if species not in present:
+        raise StructureError(f"mobile species {species} is not in {formula} (elements: {', '.join(present)})")
+    return species

@@ -54,6 +54,7 @@ class Ordering:
       net_charge_e: the ordered cell's net formal charge (0 for a neutral input).
       min_distance_factor: atoms placed on partial sites are at least this x the sum of covalent radii apart.
       on_partial_site: [N] bool, the atoms placed on a partially occupied (or mixed) site of the input.
+      candidate_energies_eV_per_atom: when this ordering was chosen from several by energy, their energies.
     """
 
     atoms: object
@@ -64,14 +65,27 @@ class Ordering:
     net_charge_e: float
     min_distance_factor: float
     on_partial_site: np.ndarray
+    candidate_energies_eV_per_atom: tuple[float, ...] | None = None
 
     @property
     def formula(self) -> str:
         return self.atoms.get_chemical_formula()  # type: ignore[attr-defined]
 
+    @property
+    def warning(self) -> str | None:
+        """Said when rounding on this supercell could not keep the cell neutral."""
+        if abs(self.net_charge_e) < 1e-6:
+            return None
+        return (
+            f"the ordered cell {self.formula} has a net formal charge of {self.net_charge_e:+g} e: rounding the "
+            "occupancies on this supercell could not keep it neutral"
+        )
+
     def to_dict(self) -> dict:
         """JSON-ready summary (everything but the atoms)."""
         return {
+            "disordered_input": True,
+            "method": "integer program: composition within rounding, least net charge, split sites apart",
             "formula": self.formula,
             "supercell": list(self.supercell),
             "expected_counts": dict(self.expected_counts),
@@ -79,6 +93,7 @@ class Ordering:
             "charges_e": dict(self.charges_e),
             "net_charge_e": self.net_charge_e,
             "min_distance_factor": self.min_distance_factor,
+            "candidate_energies_eV_per_atom": self.candidate_energies_eV_per_atom,
         }
 
 
