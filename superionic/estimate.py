@@ -163,6 +163,7 @@ def analyze_trajectories(
     charges_e: Mapping[str, float] | None = None,
     temperatures_K: Sequence[float] | None = None,
     topology: str | Path | None = None,
+    frame_interval_ps: float | None = None,
 ) -> tuple[dict, Any]:
     """``conductivity analyze``: the analysis part of the workflow on existing trajectories."""
     from superionic import analysis
@@ -174,7 +175,9 @@ def analyze_trajectories(
             "file or one for all"
         )
     trajectories = [
-        analysis.read_trajectory(p, charges_e=charges_e, topology=topology, temperature_K=t)
+        analysis.read_trajectory(
+            p, charges_e=charges_e, topology=topology, temperature_K=t, frame_interval_ps=frame_interval_ps
+        )
         for p, t in zip(paths, temperatures, strict=True)
     ]
     transport = analysis.analyze(trajectories, species=species)

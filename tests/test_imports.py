@@ -90,7 +90,9 @@ def test_subpackages_import_each_other_one_way():
     assert not nx.has_path(layers, "superionic.potentials", "superionic.md")
     assert not nx.has_path(layers, "superionic.analysis", "superionic.md")
     assert not nx.has_path(layers, "superionic.analysis", "superionic.potentials")
-    assert "superionic.training" not in nx.descendants(layers, "superionic.estimate")  # inference without training
+    assert "superionic.training" not in nx.descendants(
+        layers, "superionic.estimate"
+    )  # inference without training
 
 
 def test_structures_trajectory_and_analysis_import_without_jax():

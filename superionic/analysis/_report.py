@@ -114,7 +114,9 @@ def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge_e:
     for r in replicas:
         mask = r.species_mask(mobile_z)
         if not mask.any():
-            raise ValueError(f"{r.metadata.get('source', 'trajectory')} has no {species} atoms")
+            raise ValueError(
+                f"{r.metadata.get('source', 'trajectory')} has no {species} atoms: name the mobile ion with --species"
+            )
         pos = remove_framework_drift(r.positions_A[:n_frames], r.atomic_numbers, mobile_z)[:, mask]
         q = np.full(mask.sum(), charge_e) if charge_e is not None else r.charges_e[mask]
         if np.any(~np.isfinite(q)):

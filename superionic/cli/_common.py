@@ -283,7 +283,8 @@ def run_command(prog: str, debug: bool, body: Callable[[], int]) -> int:
         except Exception as err:  # one line for every failure; --debug shows where it came from
             if debug:
                 traceback.print_exc()
-            lines = str(err).strip().strip("'\"").splitlines()
+            text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)  # KeyError quotes
+            lines = text.strip().splitlines()
             message = lines[0] if lines else type(err).__name__
             if not isinstance(err, USER_ERRORS):
                 message = (

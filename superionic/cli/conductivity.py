@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file with the atoms in order (PDB, GRO, CIF, POSCAR) for H5MD files that store no species, as "
         "in MDAnalysis.Universe(topology, trajectory); default: a .pdb of the same stem when present",
     )
+    ana.add_argument(
+        "--frame-interval",
+        type=common.time_ps,
+        help="time between frames, e.g. 50fs (bare number: ps), for files that store no times (XDATCAR, .traj)",
+    )
     ana.add_argument("--out", default=None, help="write report.json, msd.png, arrhenius.png here")
     ana.add_argument("--json", action="store_true", help="print report.json on stdout instead of the table")
     common.add_debug(ana)
@@ -161,6 +166,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         charges_e=args.charges,
         temperatures_K=common.flatten(args.temperatures),
         topology=args.topology,
+        frame_interval_ps=args.frame_interval,
     )
     print(json.dumps(report, indent=2) if args.json else format_table(report["transport"]))
     return common.EXIT_OK

@@ -61,27 +61,11 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import jax
 
-    from superionic import md
+    from superionic import md, structures
     from superionic.records import write_json_atomic
 
     if not args.skin >= 0:
         raise ValueError(f"--skin must be >= 0 Å, got {args.skin}")
-    if args.float64:
-        jax.config.update("jax_enable_x64", True)
-    if args.potential == "lj":
-        potential = md.LennardJones()
-    else:
-        from superionic import potentials
-
-        potential = potentials.load(args.potential, dtype="float64" if args.float64 else "float32")
-    system = md.prepare_system(
-        args.structure,
-        potential.cutoff_A,
-        args.skin,
-        target_atoms=args.target_atoms or 100,
-        supercell=args.supercell,
-        charges_e=args.charges,
-    )
     config = md.MDConfig(
         ensemble=ENSEMBLES[args.ensemble],
         temperatures_K=common.flatten(args.temperatures),
@@ -95,6 +79,26 @@ def _run(args: argparse.Namespace) -> int:
         precision="float64" if args.float64 else None,
         write_velocities=args.velocities,
         progress=not args.no_progress,
+    )
+    structure = structures.read_structure(
+        args.structure
+    )  # settings and input checked before anything expensive
+    if args.float64:
+        jax.config.update("jax_enable_x64", True)
+    if args.potential == "lj":
+        potential = md.LennardJones()
+    else:
+        from superionic import potentials
+
+        potential = potentials.load(args.potential, dtype="float64" if args.float64 else "float32")
+    system = md.prepare_system(
+        structure,
+        potential.cutoff_A,
+        args.skin,
+        target_atoms=args.target_atoms or 100,
+        supercell=args.supercell,
+        charges_e=args.charges,
+        name=args.structure.stem,
     )
     charges = sorted(set(zip(system.symbols, system.charges_e, strict=True)))
     print(f"{system.name}: {system.n_atoms} atoms, supercell {system.supercell}, charges {charges}")

@@ -32,6 +32,7 @@ from superionic.structures.io import (
     STRUCTURE_FORMATS,
     as_structure,
     check_structure,
+    mobile_species,
     read_structure,
 )
 from superionic.structures.ordering import Ordering, OrderingError, order_structure
@@ -55,6 +56,7 @@ __all__ = [
     "check_structure",
     "choose_supercell",
     "formal_charges",
+    "mobile_species",
     "net_charge_e",
     "order_structure",
     "parse_charges",

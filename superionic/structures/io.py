@@ -10,7 +10,9 @@ atoms closer than :data:`MIN_DISTANCE_A` (overlaps are common in generated CIFs)
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -47,6 +49,8 @@ def read_structure(path: str | os.PathLike):
     from pymatgen.io.ase import AseAtomsAdaptor
 
     path = Path(path)
+    if path.is_dir():
+        raise StructureError(f"{path} is a folder: give a structure file")
     if not path.is_file():
         raise StructureError(f"structure file not found: {path}")
     if path.stat().st_size == 0:
@@ -54,10 +58,11 @@ def read_structure(path: str | os.PathLike):
     name, suffix = path.name.lower(), path.suffix.lower()
     if suffix not in _SUFFIXES and not any(key in name for key in ("poscar", "contcar")):
         raise StructureError(f"unknown structure format {path.name!r}; use one of: {STRUCTURE_FORMATS}")
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # pymatgen warns about CIF rounding; the checks below judge the result
+    if suffix != ".traj":
+        _check_text(path, suffix)
+    # pymatgen warns about CIF rounding (harmless) and about sites it dropped (not): recorded, then judged
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             if suffix in {".extxyz", ".xyz", ".traj"}:
                 from ase.io import read
@@ -74,7 +79,34 @@ def read_structure(path: str | os.PathLike):
             raise StructureError(
                 f"cannot read {path.name}: {message[0] if message else 'unreadable'}"
             ) from err
+    for warning in caught:
+        text = " ".join(str(warning.message).split())
+        if "Incorrect stoichiometry" in text or "is not a valid Element" in text:
+            raise StructureError(
+                f"{path.name}: pymatgen dropped or misread atom sites ({text}); fix the file"
+            )
     return check_structure(structure, path.name)
+
+
+def _check_text(path: Path, suffix: str) -> None:
+    """What the text readers accept silently but a structure file must not hold: binary bytes, and (CIF) cell
+    lengths that are not positive or angles outside (0°, 180°)."""
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise StructureError(f"{path.name} holds binary (NUL) bytes: not a text structure file")
+    if suffix != ".cif":
+        return
+    text = data.decode(errors="replace")
+    for key, low, high in (("_cell_length_", 0.0, math.inf), ("_cell_angle_", 0.0, 180.0)):
+        for name, value in re.findall(rf"^\s*({key}\w+)\s+(\S+)", text, flags=re.MULTILINE):
+            try:
+                number = float(
+                    re.sub(r"\(\d+\)$", "", value)
+                )  # CIF numbers may carry an uncertainty: 5.12(4)
+            except ValueError:
+                number = math.nan
+            if not low < number < high:
+                raise StructureError(f"{path.name}: {name} {value} is not a valid cell parameter")
 
 
 def _from_json(path: Path):
@@ -142,8 +174,12 @@ def as_structure(source, label: str | None = None):
 
 def _symbol(species) -> str | None:
     """The element symbol of a pymatgen species (Element, Species), or None for a dummy species."""
+    from pymatgen.core.periodic_table import DummySpecies, Element
+
     element = getattr(species, "element", species)
-    return getattr(element, "symbol", None) if getattr(element, "Z", 0) > 0 else None
+    if isinstance(species, DummySpecies) or not isinstance(element, Element):
+        return None
+    return element.symbol
 
 
 def check_structure(structure, label: str = "structure"):

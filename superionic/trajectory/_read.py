@@ -103,7 +103,7 @@ def read_trajectory(
         times_ps = np.arange(n_frames) * float(frame_interval_ps)
     if times_ps is None:
         raise TrajectoryError(
-            f"{path.name} stores no frame times; pass frame_interval_ps= (time between frames, ps)"
+            f"{path.name} stores no frame times: give the time between frames (--frame-interval, frame_interval_ps=)"
         )
     temperature = temperature_K if temperature_K is not None else raw.get("temperature_K")
     if temperature is not None and not temperature > 0:
