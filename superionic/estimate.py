@@ -164,8 +164,11 @@ def analyze_trajectories(
     temperatures_K: Sequence[float] | None = None,
     topology: str | Path | None = None,
     frame_interval_ps: float | None = None,
+    mechanism: bool = False,
+    sites: str | None = None,
 ) -> tuple[dict, Any]:
-    """``conductivity analyze``: the analysis part of the workflow on existing trajectories."""
+    """``conductivity analyze``: the analysis part of the workflow on existing trajectories; with ``mechanism``
+    (or ``sites``, a structure file whose mobile-ion sites to use) also sites, jumps, barriers and pathways."""
     from superionic import analysis
 
     temperatures = list(temperatures_K or [None]) * (len(paths) if len(temperatures_K or []) <= 1 else 1)
@@ -181,16 +184,23 @@ def analyze_trajectories(
         for p, t in zip(paths, temperatures, strict=True)
     ]
     transport = analysis.analyze(trajectories, species=species)
+    how = None
+    if mechanism or sites is not None:
+        how = analysis.analyze_mechanism(trajectories, species=species, reference=sites, transport=transport)
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        _plots(transport, out)
+    settings = {"species": species, "charges_e": charges_e, "temperatures_K": temperatures_K, "sites": sites}
     report = {
         "schema": "superionic.conductivity.analyze/1",
         "superionic_version": __version__,
         "inputs": [str(p) for p in paths],
-        "settings": {"species": species, "charges_e": charges_e, "temperatures_K": temperatures_K},
+        "settings": {**settings, "mechanism": how is not None},
         "transport": transport.to_dict(),
+        **({} if how is None else {"mechanism": how.to_dict(how.write(out) if out is not None else None)}),
         "environment": environment(),
     }
-    if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        _plots(transport, Path(out_dir))
-        write_json_atomic(Path(out_dir) / "report.json", report)
+    if out is not None:
+        write_json_atomic(out / "report.json", report)
     return report, transport

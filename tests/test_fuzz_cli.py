@@ -309,7 +309,9 @@ def test_the_corpus_is_large_and_covers_every_command():
 def test_every_bad_input_ends_with_one_line(tmp_path_factory, capsys):
     """All cases in one test (they share the imports and compiled code); every failure is listed."""
     failures, durations = [], {}
-    _run(CASES[0], tmp_path_factory.mktemp("warm-up"))  # imports pymatgen, ASE, h5py once: not a cost of an input
+    _run(
+        CASES[0], tmp_path_factory.mktemp("warm-up")
+    )  # imports pymatgen, ASE, h5py once: not a cost of an input
     capsys.readouterr()
     for case in CASES:
         tmp = tmp_path_factory.mktemp("fuzz")

@@ -1,5 +1,6 @@
 """Ionic transport from MD trajectories: MSD, tracer and charge diffusivity, conductivity, Haven ratio,
-Arrhenius fits and σ(300 K), each with a calibrated 95 % interval; plots.
+Arrhenius fits and σ(300 K), each with a calibrated 95 % interval; plots. And the mechanism: sites and
+occupancies, jumps and rates per jump type, barriers, density and percolation paths, RDFs (``analyze_mechanism``).
 
 >>> from superionic import analysis
 >>> report = analysis.analyze(["tests/data/li3n_vac_1200K.h5md"], species="Li")   # SevenNet-0 MD of Li3N
@@ -22,11 +23,28 @@ from superionic.analysis._conductivity import (
     nernst_einstein_factor_mS_per_cm_per_cm2_per_s,
     ratio_interval_fieller,
 )
+from superionic.analysis._density import (
+    MobileIonDensity,
+    PercolationPath,
+    mobile_ion_density,
+    percolation_paths,
+)
 from superionic.analysis._diffusion import DiffusionFit, LineFit, calibrated_interval, fit_diffusion
+from superionic.analysis._frames import remove_framework_drift
+from superionic.analysis._jumps import find_jumps, poisson_rate_interval
+from superionic.analysis._mechanism import MechanismReport, MechanismSettings, analyze_mechanism
+from superionic.analysis._mechanism_plots import (
+    plot_density_slices,
+    plot_jump_network,
+    plot_jump_rates_arrhenius,
+    plot_rdfs,
+)
 from superionic.analysis._msd import collective_displacement, msd_all_origins
 from superionic.analysis._plots import plot_arrhenius, plot_msd
-from superionic.analysis._report import analyze, framework_rms_displacement, remove_framework_drift
+from superionic.analysis._report import analyze, framework_rms_displacement
 from superionic.analysis._results import Estimate, TemperatureResult, TransportReport
+from superionic.analysis._sites import Sites, assign_sites, sites_from_density, sites_from_structure
+from superionic.analysis._structure_checks import partial_rdfs, self_van_hove
 from superionic.trajectory import Trajectory, read_trajectory
 
 __all__ = [
@@ -35,20 +53,39 @@ __all__ = [
     "DiffusionFit",
     "Estimate",
     "LineFit",
+    "MechanismReport",
+    "MechanismSettings",
+    "MobileIonDensity",
+    "PercolationPath",
+    "Sites",
     "TemperatureResult",
     "Trajectory",
     "TransportReport",
     "analyze",
+    "analyze_mechanism",
+    "assign_sites",
     "calibrated_interval",
     "collective_displacement",
+    "find_jumps",
     "fit_arrhenius",
     "fit_diffusion",
     "framework_rms_displacement",
+    "mobile_ion_density",
     "msd_all_origins",
     "nernst_einstein_factor_mS_per_cm_per_cm2_per_s",
+    "partial_rdfs",
+    "percolation_paths",
     "plot_arrhenius",
+    "plot_density_slices",
+    "plot_jump_network",
+    "plot_jump_rates_arrhenius",
     "plot_msd",
+    "plot_rdfs",
+    "poisson_rate_interval",
     "ratio_interval_fieller",
     "read_trajectory",
     "remove_framework_drift",
+    "self_van_hove",
+    "sites_from_density",
+    "sites_from_structure",
 ]

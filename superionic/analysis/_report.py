@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from ase.data import atomic_masses
 from ase.data import atomic_numbers as symbol_to_z
 
 from superionic.analysis._arrhenius import fit_arrhenius
 from superionic.analysis._diffusion import Z95, DiffusionFit, fit_diffusion
+from superionic.analysis._frames import remove_framework_drift
 from superionic.analysis._msd import collective_displacement
 from superionic.analysis._results import (
     MIN_HOPS_OBSERVED,
@@ -59,32 +59,6 @@ def check_msd_grid(times_ps: np.ndarray, label: str = "trajectory") -> None:
             f"{label}: frame times must be strictly increasing and uniformly spaced (the all-origins MSD needs a "
             "uniform grid); drop or resample the irregular frames first"
         )
-
-
-def remove_framework_drift(
-    positions_A: np.ndarray, atomic_numbers: np.ndarray, mobile_atomic_number: int
-) -> np.ndarray:
-    """Subtract the mass-weighted centre-of-mass displacement of the framework (all non-mobile atoms).
-
-    Thermostats and integrators let the whole cell drift slowly; measured relative to the framework, the
-    mobile ions' displacements are what carries current. When every atom is mobile there is no framework to
-    refer to and the positions are returned unchanged (removing their own centre of mass would erase the
-    collective displacement).
-
-    Args:
-        positions_A: unwrapped positions, Å ``[F, N, 3]``.
-        atomic_numbers: ``[N]``.
-        mobile_atomic_number: Z of the diffusing species.
-
-    Returns:
-        Positions with the framework's COM displacement since frame 0 removed, Å ``[F, N, 3]``.
-    """
-    framework = atomic_numbers != mobile_atomic_number
-    if not framework.any():
-        return positions_A
-    masses = atomic_masses[atomic_numbers[framework]]
-    com_A = np.einsum("fni,n->fi", positions_A[:, framework], masses) / masses.sum()  # [F, 3]
-    return positions_A - (com_A - com_A[0])[:, None, :]
 
 
 @dataclass(frozen=True)

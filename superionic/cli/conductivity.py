@@ -69,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=common.time_ps,
         help="time between frames, e.g. 50fs (bare number: ps), for files that store no times (XDATCAR, .traj)",
     )
+    ana.add_argument(
+        "--mechanism",
+        action="store_true",
+        help="also report how the ions move: sites and occupancies, jump rates per type (with intervals), "
+        "barriers, collective jumps, density (.cube with --out) and percolation paths, RDFs",
+    )
+    ana.add_argument(
+        "--sites",
+        metavar="STRUCTURE",
+        help="structure file (CIF, POSCAR, ...) whose mobile-ion sites are the sites of --mechanism, "
+        "Wyckoff-labelled (implies --mechanism; default: sites found as peaks of the density)",
+    )
     ana.add_argument("--out", default=None, help="write report.json, msd.png, arrhenius.png here")
     ana.add_argument("--json", action="store_true", help="print report.json on stdout instead of the table")
     common.add_debug(ana)
@@ -122,6 +134,32 @@ def format_table(transport: dict) -> str:
     return "\n".join(lines)
 
 
+def format_mechanism(mechanism: dict) -> str:
+    """The human-readable summary of a MechanismReport dict: sites, occupancies, jumps, barriers."""
+    sites = mechanism["sites"]
+    counts = ", ".join(f"{n} {t}" for t, n in sites["sites_per_type"].items())
+    lines = [f"sites ({sites['source']}, {sites['space_group']}): {counts}"]
+    for r in mechanism["results"]:
+        lines.append(
+            f"{r['temperature_K']:g} K: {r['n_jumps']} jumps, {r['fraction_in_transit']:.0%} of time in transit"
+        )
+        for o in r["occupancy"]:
+            lines.append(
+                f"  occupancy {o['site_type']}: {o['ions_per_site']:.3f} {_interval(o['ions_per_site_ci95'])}"
+            )
+        for j in r["jump_types"]:
+            lines.append(
+                f"  {j['from_type']} -> {j['to_type']}: {j['n_jumps']} jumps, rate {_fmt(j['rate_per_ps'])}/ps "
+                f"{_interval(j['rate_per_ps_ci95'])}"
+            )
+        lines.append(f"  {r['jump_vs_msd']}")
+    for b in mechanism["barriers"]:
+        if b["Ea_eV"] is not None:
+            lines.append(f"Ea {b['jump_type']} = {b['Ea_eV']:.3f} eV {_interval(b['Ea_eV_ci95'])}")
+    lines.extend(f"warning: {w}" for w in mechanism.get("warnings", []))
+    return "\n".join(lines)
+
+
 def _run_estimate(args: argparse.Namespace) -> int:
     from superionic.estimate import estimate_conductivity
     from superionic.settings import EstimateSettings
@@ -167,8 +205,12 @@ def _run_analyze(args: argparse.Namespace) -> int:
         temperatures_K=common.flatten(args.temperatures),
         topology=args.topology,
         frame_interval_ps=args.frame_interval,
+        mechanism=args.mechanism,
+        sites=args.sites,
     )
     print(json.dumps(report, indent=2) if args.json else format_table(report["transport"]))
+    if "mechanism" in report and not args.json:
+        print(format_mechanism(report["mechanism"]))
     return common.EXIT_OK
 
 

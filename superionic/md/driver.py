@@ -414,7 +414,14 @@ def _run(system: System, potential, config: MDConfig, out_dir, restart: bool, ov
     output = (
         MemoryOutput(system, config.members, parameters)
         if out_dir is None
-        else FileOutput(Path(out_dir), system, config.members, parameters, config.write_velocities)
+        else FileOutput(
+            Path(out_dir),
+            system,
+            config.members,
+            parameters,
+            config.write_velocities,
+            position_dtype=config.trajectory_precision or precision,
+        )
     )
     output.start(restart, overwrite)
     wall0 = time.perf_counter()
@@ -455,7 +462,10 @@ def _run(system: System, potential, config: MDConfig, out_dir, restart: bool, ov
             steps_run += n
             # Production starts from the equilibrated positions, momenta (and box), with fresh thermostat variables.
             boxes = r.boxes("equilibration", carry)
-            carry = r.init_carry("production", carry.state.position, carry.state.momentum, boxes)
+            # The neighbour capacity carries over (it grows only if the equilibrated positions need more), so
+            # the production program has the shapes the equilibration already needed.
+            capacity = nl.capacity_of(carry.nbrs)
+            carry = r.init_carry("production", carry.state.position, carry.state.momentum, boxes, capacity)
             phase, step_done, frames_written = "production", 0, 0
         if not opened:
             output.open(resume_frames=None)

@@ -60,12 +60,14 @@ NeighborList = Any
 
 @dataclasses.dataclass(frozen=True)
 class Capacity:
-    """Static sizes of a list: candidates per atom, cell-list capacity (jax-md with a cell list only), width of
-    the packed within-cutoff table (NeighborTable only), periodic images searched (NeighborTable only)."""
+    """Static sizes of a list: candidates per atom, cell-list capacity (jax-md with a cell list only); for a
+    NeighborTable also the pairs within the cutoff per atom (``edges``) and in all (``pairs``), and the periodic
+    images searched."""
 
     occupancy: int
     cells: int | None = None
     edges: int | None = None
+    pairs: int | None = None
     images: tuple[int, int, int] | None = None
 
     def at_least(self, other: Capacity) -> Capacity:
@@ -81,16 +83,18 @@ class Capacity:
             max(self.occupancy, other.occupancy),
             bigger(self.cells, other.cells),
             bigger(self.edges, other.edges),
+            bigger(self.pairs, other.pairs),
             images,  # type: ignore[arg-type]
         )
 
     def to_list(self) -> list:
-        return [self.occupancy, self.cells, self.edges, None if self.images is None else list(self.images)]
+        images = None if self.images is None else list(self.images)
+        return [self.occupancy, self.cells, self.edges, self.pairs, images]
 
     @classmethod
     def from_list(cls, values: list) -> Capacity:
-        occupancy, cells, edges, images = [*values, None, None][:4]
-        return cls(int(occupancy), cells, edges, None if images is None else tuple(images))
+        occupancy, cells, edges, pairs, images = values
+        return cls(int(occupancy), cells, edges, pairs, None if images is None else tuple(images))
 
 
 def describe_error(code: int) -> str:
@@ -100,7 +104,13 @@ def describe_error(code: int) -> str:
 def capacity_of(nbrs: NeighborList) -> Capacity:
     """Static sizes of a (possibly batched) neighbour list."""
     if isinstance(nbrs, NeighborTable):
-        return Capacity(int(nbrs.max_occupancy), None, int(nbrs.edge_capacity), tuple(nbrs.images))
+        return Capacity(
+            int(nbrs.max_occupancy),
+            None,
+            int(nbrs.edge_capacity),
+            int(nbrs.pair_capacity),
+            tuple(nbrs.images),
+        )
     cells = None if nbrs.cell_list_capacity is None else int(nbrs.cell_list_capacity)
     return Capacity(int(nbrs.max_occupancy), cells)
 
@@ -205,6 +215,7 @@ def _resized(nbrs: NeighborList, capacity: Capacity) -> NeighborList:
             error=error,
             max_occupancy=k,
             edge_capacity=min(int(capacity.edges), k),
+            pair_capacity=int(capacity.pairs),
             images=tuple(capacity.images),
         )
     changes: dict[str, Any] = {"idx": idx, "max_occupancy": k, "error": error}
@@ -223,13 +234,15 @@ def grown_capacity(
     """Capacity to request after an error with bits ``code``: geometric growth of what overflowed, and (for a
     NeighborTable whose box shrank) the periodic images the current ``boxes`` need."""
     capacity = capacity_of(nbrs)
-    occupancy, cells, edges, images = capacity.occupancy, capacity.cells, capacity.edges, capacity.images
+    occupancy, cells, edges, pairs = capacity.occupancy, capacity.cells, capacity.edges, capacity.pairs
+    images = capacity.images
     if code & PEC.NEIGHBOR_LIST_OVERFLOW:
         occupancy = min(math.ceil(occupancy * factor) + 1, _occupancy_limit(nbrs, n_atoms))
     if cells is not None and code & PEC.CELL_LIST_OVERFLOW:
         cells = math.ceil(cells * factor) + 1
-    if edges is not None and code & EDGE_OVERFLOW:
-        edges = math.ceil(edges * factor) + 1
+    if edges is not None and pairs is not None and code & EDGE_OVERFLOW:
+        # One bit for both: the per-atom table and the edge list grow together.
+        edges, pairs = math.ceil(edges * factor) + 1, math.ceil(pairs * factor) + 1
         occupancy = max(occupancy, edges)
     if images is not None and code & PEC.CELL_SIZE_TOO_SMALL and boxes is not None:
         from superionic.potentials.jaxmd import image_range
@@ -237,7 +250,7 @@ def grown_capacity(
         reach = neighbor_fn.cutoff_A + neighbor_fn.skin_A
         for box in np.asarray(boxes):
             images = tuple(max(a, b) for a, b in zip(images, image_range(box, reach), strict=True))
-    return Capacity(occupancy, cells, edges, images)
+    return Capacity(occupancy, cells, edges, pairs, images)
 
 
 def needs_rebuild(

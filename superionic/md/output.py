@@ -125,9 +125,13 @@ class FileOutput:
         members: Sequence[tuple[int, float, int]],
         parameters: Sequence[dict],
         write_velocities: bool,
+        position_dtype: str = "float32",
     ):
         self.out_dir, self.system, self.members = Path(out_dir), system, list(members)
         self.parameters, self.write_velocities = list(parameters), write_velocities
+        self.position_dtype = (
+            position_dtype  # storage of positions and velocities (the simulation's, by default)
+        )
         self.files = [self.out_dir / (file_stem(system, t, r) + ".h5md") for _, t, r in self.members]
         self.topologies = [p.with_suffix(".pdb") for p in self.files]
         self.checkpoint_path = self.out_dir / f"{system.name}.checkpoint.npz"
@@ -187,6 +191,7 @@ class FileOutput:
                 charges_e=self.system.charges_e,
                 parameters=params,
                 write_velocities=self.write_velocities,
+                position_dtype=self.position_dtype,
                 resume_frames=resume_frames,
             )
             for path, params in zip(self.files, self.parameters, strict=True)

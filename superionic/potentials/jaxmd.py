@@ -11,16 +11,17 @@ The neighbour table (:class:`NeighborTable`) is ours, not ``jax_md.partition``'s
   neighbour, so each periodic image of an atom within reach is its own neighbour, as in the static graph
   builder (:mod:`superionic.potentials.graph`): cells of a few dozen atoms run too.
 - **No model work on padding.** The table holds every pair within cutoff + skin (the skin lets it be reused for
-  many steps), but only pairs within the cutoff matter. Before the model runs, each step packs the pairs
-  within the cutoff into a narrower table of width ``edge_capacity``, so the radial MLP, spherical harmonics
-  and tensor products run on real edges only (with a 1 Å skin, about half of the wide table's slots lie
-  beyond the cutoff).
+  many steps), but only pairs within the cutoff matter (with a 1 Å skin, about half of the table's slots lie
+  beyond the cutoff or are spare room). Each step packs the pairs within the cutoff into an edge list of
+  ``pair_capacity`` edges, sorted by atom, which the model takes: its per-edge work (radial MLP, spherical
+  harmonics) runs on real edges, and its convolution on a table ``edge_capacity`` wide.
 
-Both capacities are static shapes. Overflows are reported as data, in jax-md's way (``nbrs.error.code``):
+The capacities are static shapes. Overflows are reported as data, in jax-md's way (``nbrs.error.code``):
 ``NEIGHBOR_LIST_OVERFLOW`` when an atom has more candidates than ``max_occupancy``, :data:`EDGE_OVERFLOW` when
-more pairs lie within the cutoff than ``edge_capacity`` (see :func:`check_edges`), ``CELL_SIZE_TOO_SMALL`` when
-the box shrank so far that more periodic images come within reach. The MD driver redoes the chunk with more
-room; other callers must check ``nbrs.error.code`` themselves.
+an atom has more pairs within the cutoff than ``edge_capacity`` or all atoms together more than
+``pair_capacity`` (see :func:`check_edges`), ``CELL_SIZE_TOO_SMALL`` when the box shrank so far that more
+periodic images come within reach. The MD driver redoes the chunk with more room; other callers must check
+``nbrs.error.code`` themselves.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -36,14 +38,14 @@ import jax.numpy as jnp
 from jax_md import dataclasses as jdc
 from jax_md import partition, space
 
-from superionic.potentials.nequip import atomic_energies_dense
+from superionic.potentials.nequip import atomic_energies
 from superionic.structures.cell import cell_from_box, perpendicular_widths
 
 if TYPE_CHECKING:
     from superionic.potentials.potential import Potential
 
 PEC = partition.PartitionErrorCode
-EDGE_OVERFLOW = 1 << 4  # an atom had more neighbours within the cutoff than the model's table holds
+EDGE_OVERFLOW = 1 << 4  # more pairs within the cutoff than the model's edge list or table holds
 # Candidate pairs examined at once while (re)building: bounds the memory of a build on large cells.
 _PAIRS_PER_BLOCK = 1 << 20
 
@@ -67,7 +69,8 @@ class NeighborTable:
       reference_position: [N, 3] fractional positions of the last build (wrapped into [0, 1)).
       error: jax-md ``PartitionError`` bits (see module docstring).
       max_occupancy: candidates per atom (static).
-      edge_capacity: width of the packed within-cutoff table the model sees (static).
+      edge_capacity: pairs within the cutoff one atom may have (the model's table width; static).
+      pair_capacity: pairs within the cutoff all atoms together may have (the model's edge list; static).
       images: largest image index per lattice vector searched at a build (static).
     """
 
@@ -77,6 +80,7 @@ class NeighborTable:
     error: partition.PartitionError
     max_occupancy: int = jdc.static_field()
     edge_capacity: int = jdc.static_field()
+    pair_capacity: int = jdc.static_field()
     images: tuple[int, int, int] = jdc.static_field()
     update_fn: Callable[..., NeighborTable] = jdc.static_field()
     cell_list_capacity: None = jdc.static_field(default=None)  # jax-md's field; no cell list here
@@ -93,11 +97,12 @@ class NeighborTable:
 @dataclass(frozen=True)
 class NeighborTableFns:
     """jax-md's ``NeighborListFns`` interface (``allocate`` outside jit, ``update`` inside) for a
-    :class:`NeighborTable`, plus ``max_edges`` (largest number of pairs of one atom within the cutoff now)."""
+    :class:`NeighborTable`, plus ``pair_counts`` (the largest number of pairs of one atom within the cutoff,
+    and the number of all pairs within it, now)."""
 
     allocate: Callable[..., NeighborTable]
     update: Callable[..., NeighborTable]
-    max_edges: Callable[..., jax.Array]
+    pair_counts: Callable[..., tuple[jax.Array, jax.Array]]
     cutoff_A: float
     skin_A: float
 
@@ -141,8 +146,10 @@ def _is_pair(r2: jax.Array, limit_A: float) -> jax.Array:
     return (r2 < limit_A**2) & (r2 > 1e-12)
 
 
-def _count_pairs(position, box, images, reach_A: float, cutoff_A: float) -> tuple[jax.Array, jax.Array]:
-    """Largest number of pairs of one atom within ``reach_A`` and within ``cutoff_A`` (for allocation)."""
+@partial(jax.jit, static_argnames=("images", "reach_A", "cutoff_A"))
+def _count_pairs(position, box, images, reach_A: float, cutoff_A: float) -> tuple[jax.Array, ...]:
+    """Largest number of pairs of one atom within ``reach_A`` and within ``cutoff_A``, and all pairs within
+    ``cutoff_A`` (for allocation)."""
     grid = _grid(images, position.dtype)
 
     def block(rows):
@@ -150,9 +157,10 @@ def _count_pairs(position, box, images, reach_A: float, cutoff_A: float) -> tupl
         return jnp.sum(_is_pair(r2, reach_A), axis=1), jnp.sum(_is_pair(r2, cutoff_A), axis=1)
 
     reach, cut = _map_rows(block, position.shape[0], grid.shape[0])
-    return jnp.max(reach), jnp.max(cut)
+    return jnp.max(reach), jnp.max(cut), jnp.sum(cut)
 
 
+@partial(jax.jit, static_argnames=("images", "reach_A", "capacity"))
 def _build(position, box, images, reach_A: float, capacity: int):
     """(idx [N, capacity], shifts [N, capacity, 3], overflowed) of all pairs within ``reach_A``."""
     n = position.shape[0]
@@ -194,15 +202,19 @@ def within_cutoff(position, nbrs: NeighborTable, box, cutoff_A: float) -> jax.Ar
     return (nbrs.idx < position.shape[0]) & _is_pair(jnp.sum(vectors**2, axis=-1), cutoff_A)
 
 
-def packed_slots(mask: jax.Array, width: int) -> tuple[jax.Array, jax.Array]:
-    """For each atom, the table slots of its first ``width`` True entries of ``mask`` [N, K] (-> [N, width]
-    slot indices, K where empty) and the validity of each packed slot."""
-    n, k = mask.shape
-    slot = jnp.where(mask, jnp.cumsum(mask, axis=1) - 1, width)
-    line = jnp.arange(n)[:, None]
-    source = jnp.broadcast_to(jnp.arange(k, dtype=jnp.int32), (n, k))
-    packed = jnp.full((n, width), k, jnp.int32).at[line, slot].set(source, mode="drop")
-    return packed, packed < k
+def edge_list(position, nbrs: NeighborTable, box, cutoff_A: float):
+    """The pairs within the cutoff as an edge list of ``nbrs.pair_capacity`` edges sorted by receiver:
+    ``(senders, receivers, shifts, edge_mask)``; padding edges have ``edge_mask`` False."""
+    n, k = nbrs.idx.shape
+    within = within_cutoff(position, nbrs, box, cutoff_A).reshape(-1)  # row-major: grouped by atom
+    slot = jnp.where(within, jnp.cumsum(within) - 1, nbrs.pair_capacity)  # beyond capacity: dropped
+    source = jnp.full((nbrs.pair_capacity,), n * k, jnp.int32)
+    source = source.at[slot].set(jnp.arange(n * k, dtype=jnp.int32), mode="drop")  # table slot of each edge
+    edge_mask = source < n * k
+    source = jnp.minimum(source, n * k - 1)
+    receivers = jnp.where(edge_mask, source // k, n - 1)
+    senders = jnp.minimum(nbrs.idx.reshape(-1)[source], n - 1)
+    return senders, receivers, nbrs.shifts.reshape(-1, 3)[source], edge_mask
 
 
 def neighbor_table_fns(
@@ -231,20 +243,23 @@ def neighbor_table_fns(
         position = jnp.asarray(position)
         box = jnp.asarray(box_or_default(box), position.dtype)
         images = image_range(box, reach)
-        n_reach, n_cut = (int(c) for c in _count_pairs(position, box, images, reach, cutoff_A))
+        n_reach, n_cut, total = (int(c) for c in _count_pairs(position, box, images, reach, cutoff_A))
         capacity = max(1, math.ceil(n_reach * capacity_multiplier) + extra_capacity)
         edges = max(1, min(capacity, math.ceil(n_cut * capacity_multiplier)))
-        empty = NeighborTable(
-            idx=jnp.zeros((position.shape[0], capacity), jnp.int32),
-            shifts=jnp.zeros((position.shape[0], capacity, 3), position.dtype),
-            reference_position=position + 0.5,  # far from ``position``: the update below rebuilds
+        pairs = max(1, math.ceil(total * capacity_multiplier))
+        idx, shifts, overflow = _build(position, box, images, reach, capacity)
+        assert not overflow, "allocated from a count of the same positions"
+        return NeighborTable(
+            idx=idx,
+            shifts=shifts,
+            reference_position=position,
             error=partition.PartitionError(jnp.zeros((), jnp.uint8)),
             max_occupancy=capacity,
             edge_capacity=edges,
+            pair_capacity=pairs,
             images=images,
             update_fn=update,
         )
-        return update(position, empty, box=box)
 
     def rebuild(position, nbrs: NeighborTable, box) -> NeighborTable:
         idx, shifts, overflow = _build(position, box, nbrs.images, reach, nbrs.max_occupancy)
@@ -262,11 +277,11 @@ def neighbor_table_fns(
         stale = 2.0 * max_move >= skin_A
         return jax.lax.cond(stale, lambda: rebuild(position, nbrs, box), lambda: nbrs)
 
-    def max_edges(position, nbrs: NeighborTable, box=None) -> jax.Array:
-        box = box_or_default(box)
-        return jnp.max(jnp.sum(within_cutoff(position, nbrs, box, cutoff_A), axis=1))
+    def pair_counts(position, nbrs: NeighborTable, box=None) -> tuple[jax.Array, jax.Array]:
+        per_atom = jnp.sum(within_cutoff(position, nbrs, box_or_default(box), cutoff_A), axis=1)
+        return jnp.max(per_atom), jnp.sum(per_atom)
 
-    return NeighborTableFns(allocate, update, max_edges, cutoff_A, skin_A)
+    return NeighborTableFns(allocate, update, pair_counts, cutoff_A, skin_A)
 
 
 def _widths(box: jax.Array) -> jax.Array:
@@ -278,11 +293,11 @@ def _widths(box: jax.Array) -> jax.Array:
 
 
 def check_edges(fns: NeighborTableFns, position, nbrs: NeighborTable, box) -> NeighborTable:
-    """``nbrs`` with :data:`EDGE_OVERFLOW` set if an atom now has more pairs within the cutoff than the packed
-    table holds (the model would silently miss the extra pairs)."""
-    return nbrs.set(
-        error=nbrs.error.update(EDGE_OVERFLOW, fns.max_edges(position, nbrs, box) > nbrs.edge_capacity)
-    )
+    """``nbrs`` with :data:`EDGE_OVERFLOW` set if the pairs within the cutoff now exceed the model's table or
+    edge list (the model would silently miss the extra pairs)."""
+    per_atom, total = fns.pair_counts(position, nbrs, box)
+    overflow = (per_atom > nbrs.edge_capacity) | (total > nbrs.pair_capacity)
+    return nbrs.set(error=nbrs.error.update(EDGE_OVERFLOW, overflow))
 
 
 def neighbor_energy_fns(
@@ -323,18 +338,13 @@ def neighbor_energy_fns(
     def energy_fn(R: jax.Array, neighbor: NeighborTable, box: jax.Array | None = None, **kwargs) -> jax.Array:
         del kwargs  # thermostat arguments (kT, ...) that jax-md passes along
         box = default_box if box is None else box
-        slots, edge_mask = packed_slots(
-            within_cutoff(R, neighbor, box, potential.cutoff_A), neighbor.edge_capacity
-        )
-        # Only the packed slots are differentiated: gather their neighbour and image, then the vectors.
-        n, k = neighbor.idx.shape
-        safe = jnp.minimum(slots, k - 1)
-        j = jnp.take_along_axis(jnp.minimum(neighbor.idx, n - 1), safe, axis=1)  # [N, E]
-        shift = jnp.take_along_axis(neighbor.shifts, safe[..., None], axis=1)  # [N, E, 3]
+        senders, receivers, shifts, edge_mask = edge_list(R, neighbor, box, potential.cutoff_A)
         s = continuous_positions(R, neighbor)
         # jax-md's transform: its gradient w.r.t. fractional positions is the real-space one (jax-md convention)
-        vectors = space.transform(box, s[j] - s[:, None, :] + shift)
-        energies = atomic_energies_dense(params, config, species, vectors, j, edge_mask)
+        vectors = space.transform(box, s[senders] - s[receivers] + shifts)
+        energies = atomic_energies(
+            params, config, species, vectors, senders, receivers, edge_mask, neighbor.edge_capacity
+        )
         return jnp.sum(energies)
 
     return neighbor_fn, energy_fn

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -201,7 +202,8 @@ class Potential:
 
     def fingerprint(self) -> str:
         """SHA-256 of the configuration and parameters (float32 bytes), identifying the weights."""
-        digest = hashlib.sha256(repr(sorted(self.config.to_dict().items())).encode())
+        # sort_keys: the config holds dicts whose order may differ between processes (the hash must not)
+        digest = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
         for leaf in jax.tree_util.tree_leaves(self.params):
             digest.update(np.asarray(leaf, np.float32).tobytes())
         return digest.hexdigest()

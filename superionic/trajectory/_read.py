@@ -51,8 +51,8 @@ def read_trajectory(
         the file or guessed); default: the file's, else :func:`superionic.structures.formal_charges` (NaN for
         an element it cannot guess: analysis then asks for it).
       topology: a file with the atoms in order (PDB, GRO, CIF, POSCAR, ...), for an H5MD that stores no species
-        (MDAnalysis' convention ``Universe(topology, trajectory)``); default: a ``.pdb`` of the same stem beside
-        ``path`` when there is one.
+        (MDAnalysis' convention ``Universe(topology, trajectory)``); default: a ``.pdb`` (or ``.gro``) of the
+        same stem beside ``path`` when there is one.
       format: one of ``FORMATS``; default from the suffix and, for HDF5, from the file's content.
       frame_interval_ps: time between frames, for formats without times (ASE .traj, XDATCAR); overrides them.
 
@@ -95,7 +95,7 @@ def read_trajectory(
     if not np.all(np.abs(np.linalg.det(raw["cells_A"])) > 1.0):
         raise TrajectoryError(f"{path.name} has frames without a periodic cell (zero volume)")
 
-    numbers = _atomic_numbers(path, raw["atomic_numbers"], species, topology, n_atoms)
+    numbers = _atomic_numbers(path, raw["atomic_numbers"], species, topology, n_atoms, raw["metadata"])
     times_ps = raw["times_ps"]
     if frame_interval_ps is not None:
         if not frame_interval_ps > 0:
@@ -184,19 +184,24 @@ def _species_from_topology(topology: Path) -> np.ndarray:
         raise TrajectoryError(f"cannot read topology {topology.name}: {type(err).__name__}: {err}") from err
 
 
-def _atomic_numbers(path: Path, from_file, species, topology, n_atoms: int) -> np.ndarray:
+def _atomic_numbers(path: Path, from_file, species, topology, n_atoms: int, metadata: dict) -> np.ndarray:
     if species is not None:
         numbers, origin = _species_to_z(species), "species"
     elif from_file is not None and topology is None:
         numbers, origin = from_file, path.name
     else:
-        top = Path(topology) if topology is not None else path.with_suffix(".pdb")
-        if topology is None and not top.is_file():
+        beside = (
+            path.with_suffix(".pdb"),
+            path.with_suffix(".gro"),
+        )  # as superionic and MDAnalysis users write
+        top = Path(topology) if topology is not None else next((p for p in beside if p.is_file()), None)
+        if top is None:
             raise TrajectoryError(
                 f"{path.name} does not say which element each atom is: give a topology (--topology FILE, "
                 "topology= in Python) or species=[...]"
             )
         numbers, origin = _species_from_topology(top), top.name
+        metadata["species_from"] = str(top)
     if numbers.shape != (n_atoms,):
         raise TrajectoryError(f"{origin} has {numbers.shape[0]} atoms but {path.name} has {n_atoms}")
     if np.any(numbers < 1) or np.any(numbers >= len(chemical_symbols)):

@@ -94,6 +94,22 @@ def test_nve_in_a_cell_narrower_than_the_cutoff_conserves_energy_and_recovers_ov
         assert moved.max() > 0.1  # atoms moved far enough to wrap or need a rebuild
 
 
+def test_md_compiles_once_per_shape_however_many_chunks(tmp_path, compile_counter):
+    """A longer run of the same shapes compiles nothing more than a shorter one: no chunk retraces."""
+    potential, system = _tiny_nequip(), _li2o_unit_cell()
+    short = _tiny_config(production_ps=0.1, equilibration_ps=0.1)
+    long = _tiny_config(production_ps=0.6, equilibration_ps=0.1)
+    md.run(system, potential, short, tmp_path / "warm")  # jax's caches of eager operations fill here
+    with compile_counter:
+        md.run(system, potential, short, tmp_path / "short")
+    compiles_short = compile_counter.count
+    with compile_counter:
+        result = md.run(system, potential, long, tmp_path / "long")
+    assert result.steps_run >= 7 * 50  # several chunks
+    assert result.neighbor_reallocations == 0
+    assert compile_counter.count == compiles_short
+
+
 @pytest.mark.slow
 def test_nve_with_nequip_conserves_energy(tmp_path):
     potential = _small_nequip()
