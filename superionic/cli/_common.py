@@ -25,7 +25,12 @@ _NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (``prog: error: message``) and exit status 2, as every command here."""
+    """argparse with a one-line error (``prog: error: message``) and exit status 2, as every command here, and
+    no abbreviated flags (``--temp`` is not ``--temperatures``: a typo must not pass for another flag)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)

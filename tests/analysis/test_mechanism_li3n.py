@@ -167,19 +167,16 @@ def test_conductivity_analyze_mechanism_on_an_h5md_written_by_mdanalysis(tmp_pat
     _write_mdanalysis_h5md(path, original.positions_A, original.cells_A, original.frame_interval_ps)
     # MDAnalysis' writer stores no species: without a topology the command fails in one line, writing nothing
     out = tmp_path / "out"
-    assert (
-        main(
-            ["analyze", str(path), "--mechanism", "--temperature", "1200", "--charge", "1", "--out", str(out)]
-        )
-        == 1
-    )
+    flags = ["--temperatures", "1200", "--charges", "Li=1"]
+    assert main(["analyze", str(path), "--mechanism", *flags, "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "topology" in err and not out.exists()
+    assert len(err.splitlines()) == 1 and "--topology" in err and not out.exists()
+    # a topology file named explicitly (MDAnalysis' Universe(topology, trajectory))
+    assert main(["analyze", str(path), *flags, "--topology", str(FIXTURE.with_suffix(".pdb"))]) == 0
+    assert "1200.0" in capsys.readouterr().out
     # with the topology beside it under the same stem (as MDAnalysis users keep them) it works
     shutil.copy(FIXTURE.with_suffix(".pdb"), path.with_suffix(".pdb"))
-    code = main(
-        ["analyze", str(path), "--mechanism", "--temperature", "1200", "--charge", "1", "--out", str(out)]
-    )
+    code = main(["analyze", str(path), "--mechanism", *flags, "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "occupancy Li 2c" in printed and "Li 2c -> Li 2c" in printed
