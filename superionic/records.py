@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["environment", "json_safe", "write_json_atomic"]
+__all__ = ["dataclass_from_dict", "environment", "json_safe", "write_json_atomic"]
 
 
 def json_safe(value: Any) -> Any:
@@ -41,6 +41,24 @@ def json_safe(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return json_safe(dataclasses.asdict(value))
     return value
+
+
+def dataclass_from_dict(cls, data, what: str):
+    """``cls(**data)`` for a dataclass, refusing unknown keys by name (a typo must not vanish).
+
+    >>> import dataclasses
+    >>> Point = dataclasses.make_dataclass("Point", ["x_A", "y_A"])
+    >>> dataclass_from_dict(Point, {"x_A": 1.0, "y_A": 2.0}, "point")
+    Point(x_A=1.0, y_A=2.0)
+    >>> dataclass_from_dict(Point, {"x_A": 1.0, "z_A": 2.0}, "point")
+    Traceback (most recent call last):
+    ValueError: unknown point fields ['z_A']; known: ['x_A', 'y_A']
+    """
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} fields {unknown}; known: {sorted(known)}")
+    return cls(**dict(data))
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:

@@ -193,34 +193,33 @@ def add_temperatures(parser: argparse.ArgumentParser, default: str | None, what:
     )
 
 
+_MD_TIMES = (
+    ("time", time_ps, "production (analysed) MD time per temperature, e.g. 50ps (bare number: ps)"),
+    ("equilibration", time_ps, "discarded MD time before it, e.g. 5ps (bare number: ps)"),
+    ("timestep", timestep_fs, "MD time step, e.g. 2fs (bare number: fs)"),
+)
+
+
 def add_md_times(parser: argparse.ArgumentParser, defaults: dict[str, str] | None) -> None:
-    """--time, --equilibration (bare number: ps) and --timestep (bare number: fs)."""
-    d = defaults or {}
+    """--time, --equilibration (bare number: ps) and --timestep (bare number: fs); without ``defaults`` they
+    default to None (the preset's)."""
+    for name, parse, text in _MD_TIMES:
+        given = (defaults or {}).get(name)
+        shown = given or "the preset's"
+        parser.add_argument(
+            f"--{name}",
+            type=parse,
+            default=None if given is None else parse(given),
+            help=f"{text}; default: {shown}",
+        )
 
-    def default(name: str, parse: Callable[[str], float]) -> float | None:
-        return parse(d[name]) if name in d else None
 
-    parser.add_argument(
-        "--time",
-        type=time_ps,
-        default=default("time", time_ps),
-        help="production (analysed) MD time per temperature, e.g. 50ps (bare number: ps)"
-        + (f"; default: {d['time']}" if "time" in d else "; default: the preset's"),
-    )
-    parser.add_argument(
-        "--equilibration",
-        type=time_ps,
-        default=default("equilibration", time_ps),
-        help="discarded MD time before it, e.g. 5ps (bare number: ps)"
-        + (f"; default: {d['equilibration']}" if "equilibration" in d else "; default: the preset's"),
-    )
-    parser.add_argument(
-        "--timestep",
-        type=timestep_fs,
-        default=default("timestep", timestep_fs),
-        help="MD time step, e.g. 2fs (bare number: fs)"
-        + (f"; default: {d['timestep']}" if "timestep" in d else "; default: the preset's"),
-    )
+def parse_args(parser: argparse.ArgumentParser, argv) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit status when argparse exited (--help, --version, a usage error)."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
 
 
 def add_md_run(parser: argparse.ArgumentParser, ensembles: Sequence[str], ensemble_default: str) -> None:

@@ -216,10 +216,9 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, --version, or a one-line usage error already printed
-        return int(exit_.code or 0)
+    args = common.parse_args(parser, argv)
+    if isinstance(args, int):  # --help, --version, or a one-line usage error already printed
+        return args
     if args.command is None:
         parser.print_help()
         return common.EXIT_USAGE

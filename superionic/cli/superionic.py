@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from superionic import __version__
 from superionic.cli import label, md, potentials, train
-from superionic.cli._common import EXIT_USAGE, Parser, not_implemented
+from superionic.cli._common import EXIT_USAGE, Parser, not_implemented, parse_args
 
 SUBCOMMANDS = {
     "md": "run molecular dynamics from a structure file and write H5MD trajectories",
@@ -34,10 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, --version, or a one-line usage error already printed
-        return int(exit_.code or 0)
+    args = parse_args(parser, argv)
+    if isinstance(args, int):  # --help, --version, or a one-line usage error already printed
+        return args
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -51,11 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return run(args)
+    args = common.parse_args(build_parser(), argv)
+    return args if isinstance(args, int) else run(args)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -145,8 +145,8 @@ class MDConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> MDConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown MDConfig field(s) {unknown}")
-        return cls(**{k: (tuple(v) if k == "temperatures_K" else v) for k, v in d.items()})
+        from superionic.records import dataclass_from_dict
+
+        return dataclass_from_dict(
+            cls, {k: (tuple(v) if k == "temperatures_K" else v) for k, v in d.items()}, "MDConfig"
+        )
