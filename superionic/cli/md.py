@@ -100,8 +100,12 @@ def _run(args: argparse.Namespace) -> int:
         charges_e=args.charges,
         name=args.structure.stem,
     )
-    charges = sorted(set(zip(system.symbols, system.charges_e, strict=True)))
-    print(f"{system.name}: {system.n_atoms} atoms, supercell {system.supercell}, charges {charges}")
+    charges = ", ".join(
+        f"{el} {q:+g}" for el, q in sorted(set(zip(system.symbols, system.charges_e.tolist(), strict=True)))
+    )
+    print(
+        f"{system.name}: {system.n_atoms} atoms, supercell {system.supercell}, formal charges (e): {charges}"
+    )
     out = Path(args.out)
     result = md.run(system, potential, config, out, restart=args.restart, overwrite=args.overwrite)
     # Written after the run so that a folder holding config.json holds a finished run.

@@ -296,15 +296,19 @@ class _Stepper:
 
 
 class _Progress:
-    """A tqdm bar over all steps of the run, advanced frame by frame from inside the compiled chunk; its rate and
-    ETA start at the first frame, after compilation."""
+    """One tqdm bar per phase (equilibration, production), advanced frame by frame from inside the compiled chunk.
+    A bar appears at its phase's first frame, after the compilation, so its rate and ETA are the run's own."""
 
-    def __init__(self, total: int, done: int, timestep_fs: float, save_every: int, enabled: bool):
-        self.total, self.done, self.timestep_fs, self.save_every = total, done, timestep_fs, save_every
-        self.enabled, self.bar, self._chunk_start = enabled, None, done
+    def __init__(self, timestep_fs: float, save_every: int, enabled: bool):
+        self.timestep_fs, self.save_every, self.enabled = timestep_fs, save_every, enabled
+        self.bar, self.phase, self.total, self.done, self._chunk_start = None, "", 0, 0, 0
         self._t0: tuple[float, int] | None = None
-        if enabled:
-            print("compiling the MD program (once per run) ...", flush=True)
+
+    def start_phase(self, phase: str, total: int, done: int) -> None:
+        self.close()
+        self.phase, self.total, self.done, self._chunk_start = phase, total, done, done
+        if self.enabled and total > done:
+            print(f"{phase}: compiling the MD program ...", flush=True)
 
     def on_frame(self, frame, n_active) -> None:  # runs on the host, called by jax.debug.callback
         if not self.enabled or int(frame) >= int(n_active):
@@ -313,31 +317,36 @@ class _Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=self.total, initial=self.done, unit="step", dynamic_ncols=True, smoothing=0.3
+                total=self.total,
+                initial=self.done,
+                unit="step",
+                desc=self.phase,
+                dynamic_ncols=True,
+                smoothing=0.3,
             )
             self._t0 = (time.perf_counter(), self.done)
         self.done += self.save_every
         self.bar.update(self.save_every)
 
-    def chunk_started(self, steps_before: int) -> None:
-        self._chunk_start = steps_before
+    def chunk_started(self, step: int) -> None:
+        self._chunk_start = step
 
     def chunk_redone(self) -> None:
         """A discarded chunk's frames do not count."""
+        self.done = self._chunk_start
         if self.bar is not None:
-            self.bar.n = self.done = self._chunk_start
+            self.bar.n = self.done
             self.bar.refresh()
 
-    def chunk_done(self, phase: str, steps_total: int, step_done: int, n_steps: int) -> None:
-        self.done = steps_total
+    def chunk_done(self, step: int) -> None:
+        self.done = step
         if self.bar is None or self._t0 is None:
             return
-        self.bar.n = steps_total
+        self.bar.n = step
         t0, n0 = self._t0
         elapsed = time.perf_counter() - t0
-        ns_day = (steps_total - n0) * self.timestep_fs * 1e-6 / elapsed * 86400.0 if elapsed > 0 else 0.0
-        ps_done, ps_total = (x * self.timestep_fs / 1000 for x in (step_done, n_steps))
-        self.bar.set_postfix_str(f"{phase} {ps_done:.2f}/{ps_total:.2f} ps, {ns_day:.3g} ns/day")
+        ns_day = (step - n0) * self.timestep_fs * 1e-6 / elapsed * 86400.0 if elapsed > 0 else 0.0
+        self.bar.set_postfix_str(f"{step * self.timestep_fs / 1000:.2f} ps, {ns_day:.3g} ns/day")
 
     def write(self, message: str) -> None:
         if self.enabled:
@@ -348,6 +357,7 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        self.bar, self._t0 = None, None
 
 
 @contextlib.contextmanager
@@ -408,7 +418,7 @@ def run(
 
 def _run(system: System, potential, config: MDConfig, out_dir, restart: bool, overwrite: bool) -> MDResult:
     potential, precision = _precision(potential, config)
-    progress = _Progress(0, 0, config.timestep_fs, config.save_every_steps, config.progress)
+    progress = _Progress(config.timestep_fs, config.save_every_steps, config.progress)
     r = _Stepper(system, potential, config, precision, on_frame=progress.on_frame)
     parameters = [r.parameters(t, rep) for _, t, rep in config.members]
     output = (
@@ -453,8 +463,6 @@ def _run(system: System, potential, config: MDConfig, out_dir, restart: bool, ov
         carry = r.init_carry(phase, r.positions0, momenta, r.boxes0)
         step_done, frames_written, opened = 0, 0, False
 
-    progress.total = r.eq_steps + r.prod_steps
-    progress.done = (r.eq_steps + step_done) if phase == "production" else step_done
     steps_run = 0
     try:
         if phase == "equilibration":
@@ -532,12 +540,12 @@ def _run_phase(
     chunk = r.chunk_fn(phase)
     save = c.save_every_steps
     steps_run = 0
-    offset = r.eq_steps if phase == "production" else 0
+    progress.start_phase(phase, n_steps, step_done)
     while step_done < n_steps:
         n_active = min(c.frames_per_chunk, math.ceil((n_steps - step_done) / save))
         t_chunk = time.perf_counter()
         start = carry
-        progress.chunk_started(offset + step_done)
+        progress.chunk_started(step_done)
         for _attempt in range(20):
             new, frames = chunk(start, r.kT, r.kT_start, r.max_kT, jnp.int32(step_done), jnp.int32(n_active))
             code = int(np.bitwise_or.reduce(np.asarray(new.nbrs.error.code).ravel())) & nl.RECOVERABLE_ERRORS
@@ -572,7 +580,8 @@ def _run_phase(
         _checkpoint(r, output, carry, phase, step_done, frames_written)
         if phase == "production":
             r.chunk_timings.append((n_active * save, time.perf_counter() - t_chunk))
-        progress.chunk_done(phase, offset + step_done, step_done, n_steps)
+        progress.chunk_done(step_done)
+    progress.close()
     return carry, steps_run
 
 
