@@ -72,10 +72,15 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
     atoms, ordering = (
         (structure, None) if ordered else _ordered(structure, potential, settings, charges, species, log)
     )
+    warnings: list[str] = []  # the workflow's own, said when found (the analysis' come with its table)
+
+    def warn(*messages: str | None) -> None:
+        warnings.extend(m for m in messages if m)
+        for m in filter(None, messages):
+            log(f"warning: {m}")
+
     balance = structures.charge_balance_warning(structure.composition, charges)
-    warnings = [w for w in (potential.accuracy_warning(), balance, ordering and ordering.warning) if w]
-    for warning in warnings:
-        log(f"warning: {warning}")
+    warn(potential.accuracy_warning(), balance, ordering and ordering.warning)
     system = md.prepare_system(
         atoms, potential.cutoff_A, settings.skin_A, target_atoms=settings.target_atoms,
         max_atoms=settings.max_atoms, supercell=settings.supercell if ordered else (1, 1, 1), charges_e=charges,
@@ -109,6 +114,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         result = md.run(system, potential, config, out / "trajectories", overwrite=True)
     except md.MDInstabilityError as err:
         raise EstimateError(f"MD blew up: {err}") from err
+    warn(*result.warnings)
     transport = analysis.analyze(result.trajectories, species=species, charge_e=charges[species])
     _plots(transport, out)
     report = {
@@ -124,22 +130,10 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             "md_supercell": list(system.supercell),
             "relaxation": relaxation,
         },
-        "potential": {
-            "name": potential.name,
-            "sha256": potential.fingerprint(),
-            "cutoff_A": potential.cutoff_A,
-            "provenance": dict(potential.provenance),
-        },
-        "md": {
-            "ensemble": config.ensemble,
-            "wall_s": result.wall_s,
-            "atom_steps_per_s": result.atom_steps_per_s,
-            "ns_per_day": result.ns_per_day,
-            "trajectories": [str(p.relative_to(out)) for p in result.paths],
-            "mean_temperature_K": [m.mean_temperature_K for m in result.members],
-        },
+        "potential": potential.record(),
+        "md": {"ensemble": config.ensemble, **result.to_dict(relative_to=out)},
         "transport": transport.to_dict(),
-        "warnings": warnings + result.warnings + list(transport.warnings),
+        "warnings": warnings + list(transport.warnings),
         "environment": environment(),
         "wall_time_s": time.perf_counter() - wall_start,
     }

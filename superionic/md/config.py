@@ -93,12 +93,18 @@ class MDConfig:
         for key, value in positive.items():
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{key} must be positive, got {value}")
+        # (The command line's flags in brackets: superionic md passes these messages on as they are.)
         if self.timestep_fs > 10.0:
-            raise ValueError(f"timestep_fs={self.timestep_fs} looks like a unit mix-up (fs expected, <= 10)")
+            raise ValueError(
+                f"timestep_fs={self.timestep_fs:g} (--timestep) looks like a unit mix-up: fs expected, <= 10"
+            )
         if self.production_ps < 0 or self.equilibration_ps < 0:
-            raise ValueError("production_ps and equilibration_ps must be >= 0")
+            raise ValueError("production_ps (--time) and equilibration_ps (--equilibration) must be >= 0")
         if self.save_every_fs < self.timestep_fs:
-            raise ValueError(f"save_every_fs={self.save_every_fs} must be >= timestep_fs={self.timestep_fs}")
+            raise ValueError(
+                f"save_every_fs={self.save_every_fs:g} (--save-every) must be >= timestep_fs={self.timestep_fs:g} "
+                "(--timestep)"
+            )
         if self.chunk_steps < 1:
             raise ValueError(f"chunk_steps must be >= 1, got {self.chunk_steps}")
         if self.thermostat_chain_length < 1:

@@ -118,6 +118,18 @@ class MDResult:
                 )
         return out
 
+    def to_dict(self, relative_to: Path | None = None) -> dict:
+        """What a report records of the run (trajectory paths relative to ``relative_to`` when given)."""
+        return {
+            "wall_s": self.wall_s,
+            "atom_steps_per_s": self.atom_steps_per_s,
+            "ns_per_day": self.ns_per_day,
+            "trajectories": [
+                str(p if relative_to is None else p.relative_to(relative_to)) for p in self.paths
+            ],
+            "mean_temperature_K": [m.mean_temperature_K for m in self.members],
+        }
+
     def summary(self) -> str:
         lines = ["  T_target  replica  frames   <T>/K    sd(T)/K  drift/(meV/atom/ps)  <P>/GPa"]
         for m in self.members:

@@ -200,6 +200,15 @@ class Potential:
             "--potential sevennet-0 for results"
         )
 
+    def record(self) -> dict[str, Any]:
+        """What a report records of the potential: name, weights hash, cutoff, provenance."""
+        return {
+            "name": self.name,
+            "sha256": self.fingerprint(),
+            "cutoff_A": self.cutoff_A,
+            "provenance": dict(self.provenance),
+        }
+
     def fingerprint(self) -> str:
         """SHA-256 of the configuration and parameters (float32 bytes), identifying the weights."""
         # sort_keys: the config holds dicts whose order may differ between processes (the hash must not)

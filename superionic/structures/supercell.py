@@ -72,7 +72,8 @@ def choose_supercell(
         )
     raise SupercellError(
         f"a supercell with widths >= {min_width_A:.2f} Å and >= {target_atoms} atoms needs more than "
-        f"max_atoms={max_atoms} atoms ({atoms_per_cell:.4g} per cell); lower target_atoms or raise max_atoms"
+        f"max_atoms={max_atoms} atoms ({atoms_per_cell:.4g} per cell); lower the target (--target-atoms) or give a "
+        "supercell (--supercell AxBxC)"
     )
 
 
