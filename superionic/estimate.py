@@ -28,11 +28,10 @@ class EstimateError(RuntimeError):
 def _ordered(structure, potential, settings: EstimateSettings, charges, species: str, log):
     """The lowest-energy of ``n_orderings`` orderings of a disordered structure (by the potential's energy) on a
     supercell that holds the mobile ion: (ASE atoms, the :class:`~superionic.structures.Ordering`)."""
-    min_width = 2.0 * (potential.cutoff_A + settings.skin_A)
     reps = settings.supercell or structures.choose_supercell(
         structure.lattice.matrix,
         structure.composition.num_atoms,
-        min_width_A=min_width,
+        min_width_A=2.0 * (potential.cutoff_A + settings.skin_A),
         target_atoms=settings.target_atoms,
         max_atoms=settings.max_atoms,
         mobile_per_cell=structure.composition.element_composition[species],
@@ -68,6 +67,9 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").unlink(missing_ok=True)  # a stale report must not pass for this run's result
+    if settings.supercell:  # transport needs ions that do not see their own images
+        width = 2.0 * (potential.cutoff_A + settings.skin_A)
+        structures.require_width(structure.lattice.matrix, settings.supercell, min_width_A=width)
     ordered = structure.is_ordered
     atoms, ordering = (
         (structure, None) if ordered else _ordered(structure, potential, settings, charges, species, log)

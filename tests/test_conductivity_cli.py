@@ -139,7 +139,7 @@ def test_cell_too_small(capsys, tmp_path, tiny_potential):
         ],
         capsys,
     )
-    assert_one_line_error(code, err, "perpendicular widths")
+    assert_one_line_error(code, err, "its own periodic image")
     assert not (tmp_path / "report.json").exists()
 
 

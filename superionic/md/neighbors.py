@@ -28,7 +28,9 @@ from superionic.potentials.jaxmd import (
     EDGE_OVERFLOW,
     NeighborTable,
     NeighborTableFns,
+    cell_grid_for,
     check_edges,
+    image_range,
     perpendicular_widths,
 )
 
@@ -60,15 +62,16 @@ NeighborList = Any
 
 @dataclasses.dataclass(frozen=True)
 class Capacity:
-    """Static sizes of a list: candidates per atom, cell-list capacity (jax-md with a cell list only); for a
-    NeighborTable also the pairs within the cutoff per atom (``edges``) and in all (``pairs``), and the periodic
-    images searched."""
+    """Static sizes of a list: candidates per atom, atoms per bin of its cell list (if it has one); for a
+    NeighborTable also the pairs within the cutoff per atom (``edges``) and in all (``pairs``), the periodic
+    images searched and the bins of its cell list (``grid``, None: no cell list)."""
 
     occupancy: int
     cells: int | None = None
     edges: int | None = None
     pairs: int | None = None
     images: tuple[int, int, int] | None = None
+    grid: tuple[int, int, int] | None = None
 
     def at_least(self, other: Capacity) -> Capacity:
         def bigger(a, b):
@@ -76,25 +79,34 @@ class Capacity:
 
         images = None
         if self.images is not None or other.images is not None:
-            images = tuple(
-                max(a, b) for a, b in zip(self.images or (0, 0, 0), other.images or (0, 0, 0), strict=True)
-            )
+            both = zip(self.images or (0, 0, 0), other.images or (0, 0, 0), strict=True)
+            images = tuple(max(a, b) for a, b in both)
+        grid = None  # the coarsest bins serve every member; no cell list if one member cannot have one
+        if self.grid is not None and other.grid is not None:
+            grid = tuple(min(a, b) for a, b in zip(self.grid, other.grid, strict=True))
         return Capacity(
             max(self.occupancy, other.occupancy),
             bigger(self.cells, other.cells),
             bigger(self.edges, other.edges),
             bigger(self.pairs, other.pairs),
             images,  # type: ignore[arg-type]
+            grid,  # type: ignore[arg-type]
         )
 
     def to_list(self) -> list:
-        images = None if self.images is None else list(self.images)
-        return [self.occupancy, self.cells, self.edges, self.pairs, images]
+        def listed(t):
+            return None if t is None else list(t)
+
+        return [self.occupancy, self.cells, self.edges, self.pairs, listed(self.images), listed(self.grid)]
 
     @classmethod
     def from_list(cls, values: list) -> Capacity:
-        occupancy, cells, edges, pairs, images = values
-        return cls(int(occupancy), cells, edges, pairs, None if images is None else tuple(images))
+        occupancy, cells, edges, pairs, images, grid = values
+
+        def tupled(v):
+            return None if v is None else tuple(v)
+
+        return cls(int(occupancy), cells, edges, pairs, tupled(images), tupled(grid))
 
 
 def describe_error(code: int) -> str:
@@ -106,10 +118,11 @@ def capacity_of(nbrs: NeighborList) -> Capacity:
     if isinstance(nbrs, NeighborTable):
         return Capacity(
             int(nbrs.max_occupancy),
-            None,
+            nbrs.cell_list_capacity,
             int(nbrs.edge_capacity),
             int(nbrs.pair_capacity),
             tuple(nbrs.images),
+            nbrs.cell_grid,
         )
     cells = None if nbrs.cell_list_capacity is None else int(nbrs.cell_list_capacity)
     return Capacity(int(nbrs.max_occupancy), cells)
@@ -217,6 +230,8 @@ def _resized(nbrs: NeighborList, capacity: Capacity) -> NeighborList:
             edge_capacity=min(int(capacity.edges), k),
             pair_capacity=int(capacity.pairs),
             images=tuple(capacity.images),
+            cell_grid=capacity.grid,
+            cell_list_capacity=capacity.cells if capacity.grid is not None else None,
         )
     changes: dict[str, Any] = {"idx": idx, "max_occupancy": k, "error": error}
     if (
@@ -235,7 +250,7 @@ def grown_capacity(
     NeighborTable whose box shrank) the periodic images the current ``boxes`` need."""
     capacity = capacity_of(nbrs)
     occupancy, cells, edges, pairs = capacity.occupancy, capacity.cells, capacity.edges, capacity.pairs
-    images = capacity.images
+    images, grid = capacity.images, capacity.grid
     if code & PEC.NEIGHBOR_LIST_OVERFLOW:
         occupancy = min(math.ceil(occupancy * factor) + 1, _occupancy_limit(nbrs, n_atoms))
     if cells is not None and code & PEC.CELL_LIST_OVERFLOW:
@@ -245,12 +260,17 @@ def grown_capacity(
         edges, pairs = math.ceil(edges * factor) + 1, math.ceil(pairs * factor) + 1
         occupancy = max(occupancy, edges)
     if images is not None and code & PEC.CELL_SIZE_TOO_SMALL and boxes is not None:
-        from superionic.potentials.jaxmd import image_range
-
         reach = neighbor_fn.cutoff_A + neighbor_fn.skin_A
         for box in np.asarray(boxes):
             images = tuple(max(a, b) for a, b in zip(images, image_range(box, reach), strict=True))
-    return Capacity(occupancy, cells, edges, pairs, images)
+            box_grid = cell_grid_for(box, reach)
+            if grid is not None:
+                grid = (
+                    None
+                    if box_grid is None
+                    else tuple(min(a, b) for a, b in zip(grid, box_grid, strict=True))
+                )
+    return Capacity(occupancy, cells, edges, pairs, images, grid)
 
 
 def needs_rebuild(

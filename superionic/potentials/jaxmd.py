@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax_md import dataclasses as jdc
 from jax_md import partition, space
 
@@ -72,6 +73,9 @@ class NeighborTable:
       edge_capacity: pairs within the cutoff one atom may have (the model's table width; static).
       pair_capacity: pairs within the cutoff all atoms together may have (the model's edge list; static).
       images: largest image index per lattice vector searched at a build (static).
+      cell_grid: bins per lattice vector of the cell list that finds candidates in cells at least 3 x reach
+        wide (O(N) builds); None: every atom is examined (O(N^2), small cells).
+      cell_list_capacity: atoms one bin may hold (static; jax-md's name).
     """
 
     idx: jax.Array
@@ -83,7 +87,8 @@ class NeighborTable:
     pair_capacity: int = jdc.static_field()
     images: tuple[int, int, int] = jdc.static_field()
     update_fn: Callable[..., NeighborTable] = jdc.static_field()
-    cell_list_capacity: None = jdc.static_field(default=None)  # jax-md's field; no cell list here
+    cell_grid: tuple[int, int, int] | None = jdc.static_field(default=None)
+    cell_list_capacity: int | None = jdc.static_field(default=None)
     format: partition.NeighborListFormat = jdc.static_field(default=partition.NeighborListFormat.Dense)
 
     def update(self, position: jax.Array, **kwargs) -> NeighborTable:
@@ -113,29 +118,16 @@ def _grid(images: tuple[int, int, int], dtype) -> jax.Array:
     return jnp.asarray(list(itertools.product(*ranges)), dtype)
 
 
-def _pair_block(rows: jax.Array, position: jax.Array, box: jax.Array, grid: jax.Array):
-    """Squared distances [B, N*S] and image offsets [B, N*S, 3] from atoms ``rows`` to every image of every
-    atom (fractional positions; the separation is first reduced to the minimum image)."""
-    d = position[None, :, :] - position[rows][:, None, :]  # [B, N, 3]
-    base = -jnp.round(d)
-    shift = base[:, :, None, :] + grid[None, None, :, :]  # [B, N, S, 3]
-    frac = d[:, :, None, :] + shift
-    cart = jnp.einsum("ij,bnsj->bnsi", box, frac)
-    r2 = jnp.sum(cart**2, axis=-1)
-    b = rows.shape[0]
-    return r2.reshape(b, -1), shift.reshape(b, -1, 3)
-
-
-def _blocks(n_atoms: int, n_images: int) -> tuple[int, int]:
+def _blocks(n_atoms: int, per_atom: int) -> tuple[int, int]:
     """(rows per block, number of blocks) so that a block examines about ``_PAIRS_PER_BLOCK`` pairs."""
-    rows = max(1, min(n_atoms, _PAIRS_PER_BLOCK // max(1, n_atoms * n_images)))
+    rows = max(1, min(n_atoms, _PAIRS_PER_BLOCK // max(1, per_atom)))
     return rows, math.ceil(n_atoms / rows)
 
 
-def _map_rows(fn, n_atoms: int, n_images: int):
+def _map_rows(fn, n_atoms: int, per_atom: int):
     """Apply ``fn(rows[B]) -> pytree of [B, ...]`` to all atoms block by block (``lax.map``), rows padded by
     repeating the last atom and cut off again."""
-    rows_per_block, n_blocks = _blocks(n_atoms, n_images)
+    rows_per_block, n_blocks = _blocks(n_atoms, per_atom)
     rows = jnp.minimum(jnp.arange(n_blocks * rows_per_block), n_atoms - 1).reshape(n_blocks, rows_per_block)
     out = jax.lax.map(fn, rows)
     return jax.tree_util.tree_map(lambda x: x.reshape(n_blocks * rows_per_block, *x.shape[2:])[:n_atoms], out)
@@ -146,40 +138,110 @@ def _is_pair(r2: jax.Array, limit_A: float) -> jax.Array:
     return (r2 < limit_A**2) & (r2 > 1e-12)
 
 
-@partial(jax.jit, static_argnames=("images", "reach_A", "cutoff_A"))
-def _count_pairs(position, box, images, reach_A: float, cutoff_A: float) -> tuple[jax.Array, ...]:
+_CELL_OFFSETS = tuple(itertools.product((-1, 0, 1), repeat=3))
+# Cell lists pay off once every lattice direction holds 3 bins of width >= reach (no bin is met twice).
+_MIN_BINS = 3
+
+
+def cell_grid_for(box: Any, reach_A: float) -> tuple[int, int, int] | None:
+    """Bins per lattice vector for a cell list (each bin at least ``reach_A`` thick), or None when a direction
+    holds fewer than 3 such bins (then every atom is examined)."""
+    widths = perpendicular_widths(cell_from_box(box))
+    grid = tuple(int(w // reach_A) for w in widths)
+    return grid if min(grid) >= _MIN_BINS else None  # type: ignore[return-value]
+
+
+def _bin_of(position: jax.Array, grid: tuple[int, int, int]) -> tuple[jax.Array, jax.Array]:
+    """Bin coordinates [N, 3] and flat bin index [N] of fractional positions."""
+    g = jnp.asarray(grid, jnp.int32)
+    bins = jnp.floor(jnp.mod(position, 1.0) * g).astype(jnp.int32) % g
+    return bins, (bins[:, 0] * grid[1] + bins[:, 1]) * grid[2] + bins[:, 2]
+
+
+def _cell_list(position: jax.Array, grid: tuple[int, int, int], capacity: int):
+    """(atoms of each bin [bins, capacity] (N where empty), bin coordinates of each atom [N, 3], most atoms in
+    one bin)."""
+    n = position.shape[0]
+    bins, flat = _bin_of(position, grid)
+    order = jnp.argsort(flat)
+    sorted_flat = flat[order]
+    first = jnp.searchsorted(sorted_flat, jnp.arange(math.prod(grid)))
+    rank = jnp.arange(n) - first[sorted_flat]
+    table = jnp.full((math.prod(grid), capacity), n, jnp.int32)
+    table = table.at[sorted_flat, rank].set(order.astype(jnp.int32), mode="drop")
+    return table, bins, jnp.max(rank) + 1
+
+
+def _candidates(rows, position, box, images, cells):
+    """Candidate neighbours of atoms ``rows`` [B]: (neighbour [B, M], squared distance [B, M], image offset
+    [B, M, 3]), the separation reduced to the minimum image. ``cells``: None (every atom, every image of
+    ``images``) or (bin table, bin coordinates, grid) of a cell list (the 27 bins around an atom's own)."""
+    n = position.shape[0]
+    b = rows.shape[0]
+    if cells is None:
+        grid = _grid(images, position.dtype)
+        neighbor = jnp.broadcast_to(
+            jnp.repeat(jnp.arange(n, dtype=jnp.int32), grid.shape[0]), (b, n * grid.shape[0])
+        )
+        d = position[None, :, :] - position[rows][:, None, :]  # [B, N, 3]
+        base = -jnp.round(d)
+        shift = (base[:, :, None, :] + grid[None, None, :, :]).reshape(b, -1, 3)
+        frac = jnp.repeat(d, grid.shape[0], axis=1) + shift
+    else:
+        table, bins, grid = cells
+        g = jnp.asarray(grid, jnp.int32)
+        around = (bins[rows][:, None, :] + jnp.asarray(_CELL_OFFSETS, jnp.int32)[None]) % g  # [B, 27, 3]
+        flat = (around[..., 0] * grid[1] + around[..., 1]) * grid[2] + around[..., 2]
+        neighbor = table[flat].reshape(b, -1)  # [B, 27 x capacity]
+        d = position[jnp.minimum(neighbor, n - 1)] - position[rows][:, None, :]
+        shift = -jnp.round(d)
+        frac = d + shift
+    r2 = jnp.sum(jnp.einsum("ij,bmj->bmi", box, frac) ** 2, axis=-1)
+    r2 = jnp.where(neighbor < n, r2, jnp.inf)
+    return neighbor, r2, shift
+
+
+def _search(position, box, images, grid, cell_capacity):
+    """The cell list (or None) and the number of candidates per atom of one build."""
+    if grid is None:
+        return None, position.shape[0] * math.prod(2 * m + 1 for m in images), jnp.asarray(0)
+    table, bins, fullest = _cell_list(position, grid, cell_capacity)
+    return (table, bins, grid), len(_CELL_OFFSETS) * cell_capacity, fullest
+
+
+@partial(jax.jit, static_argnames=("images", "grid", "cell_capacity", "reach_A", "cutoff_A"))
+def _count_pairs(position, box, images, grid, cell_capacity, reach_A: float, cutoff_A: float):
     """Largest number of pairs of one atom within ``reach_A`` and within ``cutoff_A``, and all pairs within
     ``cutoff_A`` (for allocation)."""
-    grid = _grid(images, position.dtype)
+    cells, per_atom, _ = _search(position, box, images, grid, cell_capacity)
 
     def block(rows):
-        r2, _ = _pair_block(rows, position, box, grid)
+        _, r2, _ = _candidates(rows, position, box, images, cells)
         return jnp.sum(_is_pair(r2, reach_A), axis=1), jnp.sum(_is_pair(r2, cutoff_A), axis=1)
 
-    reach, cut = _map_rows(block, position.shape[0], grid.shape[0])
+    reach, cut = _map_rows(block, position.shape[0], per_atom)
     return jnp.max(reach), jnp.max(cut), jnp.sum(cut)
 
 
-@partial(jax.jit, static_argnames=("images", "reach_A", "capacity"))
-def _build(position, box, images, reach_A: float, capacity: int):
-    """(idx [N, capacity], shifts [N, capacity, 3], overflowed) of all pairs within ``reach_A``."""
+@partial(jax.jit, static_argnames=("images", "grid", "cell_capacity", "reach_A", "capacity"))
+def _build(position, box, images, grid, cell_capacity, reach_A: float, capacity: int):
+    """(idx [N, capacity], shifts [N, capacity, 3], table overflowed, cell list overflowed) of all pairs within
+    ``reach_A``."""
     n = position.shape[0]
-    grid = _grid(images, position.dtype)
-    s = grid.shape[0]
+    cells, per_atom, fullest = _search(position, box, images, grid, cell_capacity)
 
     def block(rows):
-        r2, shift = _pair_block(rows, position, box, grid)
+        neighbor, r2, shift = _candidates(rows, position, box, images, cells)
         valid = _is_pair(r2, reach_A)
         slot = jnp.where(valid, jnp.cumsum(valid, axis=1) - 1, capacity)  # beyond capacity: dropped
-        b = rows.shape[0]
-        line = jnp.arange(b)[:, None]
-        neighbor = jnp.broadcast_to(jnp.repeat(jnp.arange(n, dtype=jnp.int32), s), valid.shape)
-        idx = jnp.full((b, capacity), n, jnp.int32).at[line, slot].set(neighbor, mode="drop")
-        shifts = jnp.zeros((b, capacity, 3), position.dtype).at[line, slot].set(shift, mode="drop")
+        line = jnp.arange(rows.shape[0])[:, None]
+        idx = jnp.full((rows.shape[0], capacity), n, jnp.int32).at[line, slot].set(neighbor, mode="drop")
+        shifts = jnp.zeros((rows.shape[0], capacity, 3), position.dtype)
+        shifts = shifts.at[line, slot].set(shift.astype(position.dtype), mode="drop")
         return idx, shifts, jnp.sum(valid, axis=1)
 
-    idx, shifts, counts = _map_rows(block, n, s)
-    return idx, shifts, jnp.max(counts) > capacity
+    idx, shifts, counts = _map_rows(block, n, per_atom)
+    return idx, shifts, jnp.max(counts) > capacity, fullest > (cell_capacity or 0)
 
 
 def continuous_positions(position: jax.Array, nbrs: NeighborTable) -> jax.Array:
@@ -243,12 +305,22 @@ def neighbor_table_fns(
         position = jnp.asarray(position)
         box = jnp.asarray(box_or_default(box), position.dtype)
         images = image_range(box, reach)
-        n_reach, n_cut, total = (int(c) for c in _count_pairs(position, box, images, reach, cutoff_A))
+        grid = cell_grid_for(box, reach)
+        cell_capacity = None
+        if grid is not None:
+            fullest = int(
+                np.bincount(np.asarray(_bin_of(position, grid)[1]), minlength=math.prod(grid)).max()
+            )
+            cell_capacity = math.ceil(fullest * capacity_multiplier) + 1
+        counts = _count_pairs(position, box, images, grid, cell_capacity, reach, cutoff_A)
+        n_reach, n_cut, total = (int(c) for c in counts)
         capacity = max(1, math.ceil(n_reach * capacity_multiplier) + extra_capacity)
         edges = max(1, min(capacity, math.ceil(n_cut * capacity_multiplier)))
         pairs = max(1, math.ceil(total * capacity_multiplier))
-        idx, shifts, overflow = _build(position, box, images, reach, capacity)
-        assert not overflow, "allocated from a count of the same positions"
+        idx, shifts, overflow, cells_overflow = _build(
+            position, box, images, grid, cell_capacity, reach, capacity
+        )
+        assert not (overflow or cells_overflow), "allocated from a count of the same positions"
         return NeighborTable(
             idx=idx,
             shifts=shifts,
@@ -259,14 +331,21 @@ def neighbor_table_fns(
             pair_capacity=pairs,
             images=images,
             update_fn=update,
+            cell_grid=grid,
+            cell_list_capacity=cell_capacity,
         )
 
     def rebuild(position, nbrs: NeighborTable, box) -> NeighborTable:
-        idx, shifts, overflow = _build(position, box, nbrs.images, reach, nbrs.max_occupancy)
-        needed = jnp.floor(reach / _widths(box) + 0.5)
-        too_few_images = jnp.any(needed > jnp.asarray(nbrs.images, needed.dtype))
+        idx, shifts, overflow, cells_overflow = _build(
+            position, box, nbrs.images, nbrs.cell_grid, nbrs.cell_list_capacity, reach, nbrs.max_occupancy
+        )
+        widths = _widths(box)
+        too_small = jnp.any(jnp.floor(reach / widths + 0.5) > jnp.asarray(nbrs.images, widths.dtype))
+        if nbrs.cell_grid is not None:  # the box shrank (NPT) below the bins' thickness
+            too_small |= jnp.any(widths / jnp.asarray(nbrs.cell_grid, widths.dtype) < reach)
         error = nbrs.error.update(PEC.NEIGHBOR_LIST_OVERFLOW, overflow)
-        error = error.update(PEC.CELL_SIZE_TOO_SMALL, too_few_images)
+        error = error.update(PEC.CELL_LIST_OVERFLOW, cells_overflow)
+        error = error.update(PEC.CELL_SIZE_TOO_SMALL, too_small)
         return nbrs.set(idx=idx, shifts=shifts, reference_position=position, error=error)
 
     def update(position, nbrs: NeighborTable, box=None, **kwargs) -> NeighborTable:

@@ -37,7 +37,7 @@ from superionic.structures.io import (
 )
 from superionic.structures.ordering import Ordering, OrderingError, order_structure
 from superionic.structures.relax import Relaxation, relax
-from superionic.structures.supercell import SupercellError, choose_supercell
+from superionic.structures.supercell import SupercellError, choose_supercell, require_width
 from superionic.structures.symmetry import symmetrize
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "perpendicular_widths",
     "read_structure",
     "relax",
+    "require_width",
     "standard_orientation",
     "symmetrize",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 from superionic.structures._errors import StructureError
 from superionic.structures.cell import perpendicular_widths
 
-__all__ = ["MOBILE_ROUNDING_LIMIT", "SupercellError", "choose_supercell"]
+__all__ = ["MOBILE_ROUNDING_LIMIT", "SupercellError", "choose_supercell", "require_width"]
 
 #: Largest relative change of the mobile-ion count that rounding the occupancies of a disordered structure on the
 #: supercell may cause (10 %: Li0.56 per cell needs 5 cells, 2.8 → 3 Li).
@@ -86,3 +86,23 @@ def _grow(widths, start, done, atoms_per_cell: float, limit: float) -> tuple[int
         i = int(np.argmin([r * w for r, w in zip(reps, widths, strict=True)]))
         reps[i] += 1
     return None
+
+
+def require_width(cell, supercell, *, min_width_A: float) -> None:
+    """Refuse a supercell narrower than ``min_width_A`` (for transport: 2 x (cutoff + skin), so that no ion
+    interacts with its own periodic image).
+
+    >>> require_width(np.eye(3) * 4.0, (3, 3, 3), min_width_A=11.0)
+    >>> try:
+    ...     require_width(np.eye(3) * 4.0, (2, 3, 3), min_width_A=11.0)
+    ... except SupercellError as err:
+    ...     print(str(err)[:47])
+    supercell 2x3x3 is 8 Å wide, narrower than 11 Å
+    """
+    widths = perpendicular_widths(cell) * np.asarray(supercell)
+    if np.min(widths) < min_width_A - 1e-9:
+        raise SupercellError(
+            f"supercell {'x'.join(map(str, supercell))} is {np.min(widths):.3g} Å wide, narrower than "
+            f"{min_width_A:.3g} Å (2 x (cutoff + skin)): an ion would interact with its own periodic image; give "
+            "a larger --supercell or leave it to auto"
+        )

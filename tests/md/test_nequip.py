@@ -51,7 +51,7 @@ def _li2o_unit_cell() -> md.System:
     """The 12-atom conventional Li2O cell, 4.61 Å wide: narrower than 2 x (cutoff + skin), so an atom's own
     periodic images are among its neighbours (a minimum-image list could not run it)."""
     atoms = bulk("OLi2", "fluorite", a=4.61, cubic=True)
-    system = md.prepare_system(atoms, 1.0, 0.5, target_atoms=0)  # 1x1x1: the table handles any cell
+    system = md.prepare_system(atoms, 3.5, 0.5, supercell=(1, 1, 1))
     assert system.n_atoms == 12
     return system
 

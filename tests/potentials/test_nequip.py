@@ -155,14 +155,15 @@ def _jax_md_energy_forces(potential, atoms, skin_A=0.5, **options):
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: li2o().repeat((2, 2, 2)), li2o, triclinic_lips],
-    ids=["9A-cube", "4.6A-cube", "triclinic"],
+    [lambda: li2o().repeat((3, 3, 3)), lambda: li2o().repeat((2, 2, 2)), li2o, triclinic_lips],
+    ids=["13.8A-cube-cell-list", "9.2A-cube", "4.6A-cube", "triclinic"],
 )
 def test_jax_md_ase_and_batched_paths_agree(potential, make):
     """The MD binding handles any cell, including cells narrower than twice the cutoff (several images of one
     atom are neighbours), and gives the graph path's energy and forces."""
     atoms = make()
     e_jaxmd, forces_jaxmd, nbrs = _jax_md_energy_forces(potential, atoms)
+    assert (nbrs.cell_grid is not None) == (len(atoms) > 100)  # cells >= 3 x (cutoff + skin) use a cell list
     atoms.calc = SuperionicCalculator(potential, dtype="float64")
     batched = potential.evaluate([atoms, li2o()])[0]
     assert np.abs(atoms.get_forces()).max() > 1e-3  # a real test: the forces are not zero by symmetry
