@@ -160,8 +160,6 @@ def load(
         return name_or_path if name_or_path.dtype == dtype else name_or_path.astype(dtype)
     text = os.fspath(name_or_path)
     if text.endswith(".npz") or os.sep in text or Path(text).is_file():
-        if not Path(text).is_file():
-            raise FileNotFoundError(f"potential file not found: {text}")
         return load_file(text, dtype=dtype)
     entry = resolve(text)
     if not entry.path.is_file():
