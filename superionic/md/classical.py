@@ -1,5 +1,6 @@
 """Classical pair potentials with the same interface as ``superionic.potentials`` models (for tests, benchmarks and
-as a reference physics check of the engine): ``cutoff``, ``name``, ``species`` and ``jax_md_neighbor_energy``."""
+as a reference physics check of the engine): an :class:`superionic.md.MDPotential` (``cutoff_A``, ``name``,
+``jax_md_neighbor_energy``)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,14 @@
 """E(3)-equivariant NequIP-style potentials in JAX: models, checkpoints, ASE and JAX-MD bindings.
 
->>> from superionic.potentials import load, SuperionicCalculator          # doctest: +SKIP
->>> potential = load("sevennet-0", dtype="float32")                       # doctest: +SKIP
->>> atoms.calc = SuperionicCalculator(potential)                          # doctest: +SKIP
+>>> from ase.build import bulk
+>>> from superionic.potentials import load, SuperionicCalculator
+>>> potential = load("default")                    # or "sevennet-0" (imported from sevenn on first use), a path
+>>> potential.cutoff_A, potential.dtype
+(4.5, dtype('float32'))
+>>> atoms = bulk("OLi2", "fluorite", a=4.61, cubic=True)
+>>> atoms.calc = SuperionicCalculator(potential)
+>>> atoms.get_forces().shape, atoms.get_stress().shape
+((12, 3), (6,))
 """
 
 from superionic.potentials.calculator import SuperionicCalculator

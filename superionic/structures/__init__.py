@@ -4,11 +4,13 @@ The layer under everything else (``potentials``, ``md``, ``estimate``, ``trainin
 imports no other subpackage and no jax).
 
 >>> from superionic import structures
->>> structure = structures.read_structure("examples/Li3N.cif")                    # doctest: +SKIP
->>> charges = structures.formal_charges(structure.composition)                     # doctest: +SKIP
->>> reps = structures.choose_supercell(structure.lattice.matrix, len(structure), min_width_A=11.0)  # doctest: +SKIP
->>> structures.formal_charges("Li5.5La3Nb1.75Y0.25O12")["Nb"]
-5.0
+>>> garnet = structures.read_structure("examples/garnet_LLTSO_disordered.cif")     # checked on reading
+>>> charges = structures.formal_charges(garnet.composition)
+>>> charges["Ta"], charges["Sm"]
+(5.0, 3.0)
+>>> (ordering,) = structures.order_structure(garnet, (1, 1, 1), charges)           # keeps the material
+>>> ordering.counts, ordering.net_charge_e
+({'Li': 44, 'La': 24, 'Ta': 14, 'Sm': 2, 'O': 96}, 0.0)
 
 Units: Å, e, eV.
 """

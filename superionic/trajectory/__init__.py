@@ -2,9 +2,11 @@
 :class:`Trajectory` holds) and ``analysis`` (which reads it). Importable without jax.
 
 >>> from superionic.trajectory import read_trajectory
->>> traj = read_trajectory("tests/data/li3n_vac_1200K.h5md")      # doctest: +SKIP
->>> traj.positions_A.shape, traj.frame_interval_ps, traj.temperature_K   # doctest: +SKIP
+>>> traj = read_trajectory("tests/data/li3n_vac_1200K.h5md")      # SevenNet-0 MD of Li3N with a Li vacancy
+>>> traj.positions_A.shape, round(traj.frame_interval_ps, 6), traj.temperature_K
 ((251, 31, 3), 0.02, 1200.0)
+>>> sorted(traj.observables)[:3], traj.parameters["ensemble"]
+(['conserved_energy', 'kinetic_energy', 'potential_energy'], 'nvt_langevin')
 
 Units are in every field name: Å, ps, e, K, amu.
 """
