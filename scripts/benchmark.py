@@ -75,7 +75,8 @@ def md_contender(
     from superionic.md import neighbors
     from superionic.md.ensembles import shield_energy_fn
     from superionic.potentials import load
-    from superionic.potentials.jaxmd import box_from_cell, check_edges, within_cutoff
+    from superionic.potentials.jaxmd import check_edges, within_cutoff
+    from superionic.structures import box_from_cell
 
     t0 = time.perf_counter()
     potential = load(name)

@@ -9,7 +9,7 @@ Stages (each resumable; run them in order, or ``all``)::
     python scripts/make_default_potential.py ship     --workdir runs/default   # -> superionic/data/potentials
 
 Data: the OBELiX training split (../shared/data/obelix/cifs, CC BY 4.0). Disordered CIFs are ordered by
-:func:`superionic.training.sampling.order_structure` (a fresh random ordering per sample, so the Li/vacancy
+:func:`superionic.structures.order_structure` (a fresh random ordering per sample, so the Li/vacancy
 arrangements vary) after symmetrising the noisy CIF positions, then strained (<= 2 %) and rattled
 (<= 0.08 Å). Splits are by composition (hash of the reduced formula) with
 every element forced into train; validation and test compositions are never trained on.
@@ -32,14 +32,26 @@ OBELIX = REPO.parent / "shared" / "data" / "obelix" / "cifs"
 SEED = 20250701
 
 
+def random_ordering(structure, rng: np.random.Generator):
+    """One ordering of ``structure`` on its own cell (ordered structures pass through), drawn from ``rng``."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from superionic.structures import order_structure
+
+    if structure.is_ordered:
+        return AseAtomsAdaptor.get_atoms(structure)
+    return order_structure(structure, seed=int(rng.integers(2**31)))[0].atoms
+
+
 def sample(workdir: Path, atoms_budget_train: int, configs_eval: int, round_: int = 1) -> None:
     """Round 1: orderings, strain <= 2 %, rattles <= 0.08 Å. Round 2 (another seed): small cells doubled,
     and Li displaced further (0.08-0.25 Å) to sample mobile-ion environments between sites."""
     import ase.io
     from pymatgen.core import Structure
 
+    from superionic.structures import symmetrize
     from superionic.training.dataset import composition_split
-    from superionic.training.sampling import order_structure, rattle, strain, symmetrize
+    from superionic.training.sampling import rattle, strain
 
     warnings.filterwarnings("ignore")
     out = workdir / ("samples.extxyz" if round_ == 1 else f"samples{round_}.extxyz")
@@ -68,7 +80,7 @@ def sample(workdir: Path, atoms_budget_train: int, configs_eval: int, round_: in
         if round_ > 1:
             k = max(1, k // 2)
         for c in range(k):
-            atoms = order_structure(structure, rng)
+            atoms = random_ordering(structure, rng)
             if round_ > 1 and len(atoms) < 24:
                 atoms = atoms * (2, 1, 1)
             atoms = strain(atoms, float(rng.uniform(0.0, 0.02)), rng)
@@ -103,8 +115,9 @@ def sample_active(
     from pymatgen.core import Structure
 
     from superionic.potentials.calculator import SuperionicCalculator
+    from superionic.structures import symmetrize
     from superionic.training.dataset import composition_split
-    from superionic.training.sampling import md_snapshots, order_structure, symmetrize
+    from superionic.training.sampling import md_snapshots
 
     warnings.filterwarnings("ignore")
     out = workdir / out_name
@@ -124,7 +137,7 @@ def sample_active(
         if split != "train" or source in done:
             continue
         try:
-            atoms = order_structure(structure, rng)
+            atoms = random_ordering(structure, rng)
         except ValueError as err:
             print(f"{name}: skipped ({err})")
             continue
@@ -152,7 +165,6 @@ def sample_active(
 def label(workdir: Path, source: str, target: str, chunk_size: int) -> None:
     import ase.io
 
-    import superionic.potentials.sevennet  # noqa: F401  (registers sevennet-0)
     from superionic.potentials import load
     from superionic.training.labelling import PotentialTeacher, label_structures
 
@@ -322,14 +334,12 @@ def md_stage(workdir: Path, run: str, potential_name: str, production_ps: float,
     from superionic import md
     from superionic.analysis import analyze
     from superionic.potentials import load
-    from superionic.training.sampling import order_structure, symmetrize
+    from superionic.structures import symmetrize
 
     warnings.filterwarnings("ignore")
     if potential_name == "student":
         potential, tag = load(workdir / run / "final.npz"), "student"
     else:
-        import superionic.potentials.sevennet  # noqa: F401  (registers sevennet-0)
-
         potential, tag = load(potential_name), potential_name
     results = {}
     out_json = workdir / run / f"md_{tag}.json"
@@ -339,7 +349,7 @@ def md_stage(workdir: Path, run: str, potential_name: str, production_ps: float,
         if cif_id in results:
             continue
         structure = symmetrize(Structure.from_file(OBELIX / f"{cif_id}.cif"))
-        atoms = order_structure(structure, np.random.default_rng(SEED))
+        atoms = random_ordering(structure, np.random.default_rng(SEED))
         # The same cell for teacher and student: sized for the larger (teacher) cutoff.
         system = md.prepare_system(atoms, cutoff_A=5.0, skin_A=1.0, target_atoms=100)
         config = md.MDConfig(

@@ -15,7 +15,7 @@ LI3N = REPO / "examples" / "Li3N.cif"
 
 
 def _md(out: Path, *extra: str) -> int:
-    settings = ["--temperatures", "600", "--ps", "0.1", "--equilibration-ps", "0.02", "--save-every-fs", "10"]
+    settings = ["--temperatures", "600", "--time", "0.1ps", "--equilibration", "20fs", "--save-every", "10"]
     return main(
         ["md", str(LI3N), *settings, "--target-atoms", "30", "--no-progress", "--out", str(out), *extra]
     )

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import stats
 
 from superionic.analysis._diffusion import Z95
-from superionic.analysis._units import KB_EV_PER_K
+from superionic.units import BOLTZMANN_EV_PER_K
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class ArrheniusFit:
         """(ln D, its standard error) at ``temperature_K`` (D in cm²/s)."""
         inv_t = 1.0 / np.asarray(temperature_K, dtype=np.float64)
         design = np.stack([np.ones_like(inv_t), inv_t], axis=-1)
-        beta = np.array([self.ln_D0_cm2_per_s, -self.Ea_eV / KB_EV_PER_K])
+        beta = np.array([self.ln_D0_cm2_per_s, -self.Ea_eV / BOLTZMANN_EV_PER_K])
         mean = design @ beta
         se = np.sqrt(np.einsum("...i,ij,...j->...", design, self.param_cov, design))
         return mean, se
@@ -88,8 +88,8 @@ def fit_arrhenius(
         quantile = float(stats.t.ppf(0.975, dof))
     else:
         quantile = Z95
-    ea = -beta[1] * KB_EV_PER_K
-    ea_se = np.sqrt(cov[1, 1]) * KB_EV_PER_K
+    ea = -beta[1] * BOLTZMANN_EV_PER_K
+    ea_se = np.sqrt(cov[1, 1]) * BOLTZMANN_EV_PER_K
     d0_se = np.sqrt(cov[0, 0])
     return ArrheniusFit(
         Ea_eV=float(ea),

@@ -1,15 +1,35 @@
-"""Conductivities (Nernst–Einstein from tracer D, and from the charge MSD), Haven ratio, formal charges."""
+"""Conductivities (Nernst–Einstein from tracer D, and from the charge MSD), Haven ratio, GNoME's threshold."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from pymatgen.core import Composition, Element
 from scipy import constants
 
 from superionic.analysis._diffusion import Z95
-from superionic.analysis._units import A2_PER_PS_TO_CM2_PER_S, S_PER_M_TO_MS_PER_CM
+from superionic.units import A2_PER_PS_TO_CM2_PER_S, S_PER_M_TO_MS_PER_CM
+
+#: GNoME's superionic threshold at 1000 K (Merchant et al. 2023, after Jun et al. 2022): log10 σ/(mS/cm) > 1.18.
+GNOME_THRESHOLD_MS_PER_CM = 10.0**1.18
+
+
+def nernst_einstein_factor_mS_per_cm_per_cm2_per_s(
+    n_ions: float, volume_A3: float, charge_e: float, temperature_K: float
+) -> float:
+    """σ/D for ``n_ions`` carriers of charge ``charge_e`` in ``volume_A3`` at ``temperature_K`` (Haven ratio 1).
+
+    σ = n q² D / (kB T); multiply a tracer D in cm²/s by this factor to get σ in mS/cm. Equal to
+    pymatgen-analysis-diffusion's ``get_conversion_factor`` for the same structure, species and temperature.
+
+    >>> round(nernst_einstein_factor_mS_per_cm_per_cm2_per_s(4, 291.4, 1.0, 600.0) / 1e6, 2)
+    42.54
+    """
+    if volume_A3 <= 0 or temperature_K <= 0:
+        raise ValueError(f"volume_A3={volume_A3} and temperature_K={temperature_K} must both be positive")
+    density_per_m3 = n_ions / (volume_A3 * constants.angstrom**3)
+    sigma_per_d_si = (
+        density_per_m3 * (charge_e * constants.e) ** 2 / (constants.k * temperature_K)
+    )  # S/m per m²/s
+    return sigma_per_d_si * (constants.centi**2) * S_PER_M_TO_MS_PER_CM
 
 
 def charge_msd_slope_to_sigma_mS_per_cm(volume_A3: float, temperature_K: float) -> float:
@@ -49,21 +69,3 @@ def ratio_interval_fieller(
     disc = lin * lin - quad * const
     root = np.sqrt(max(disc, 0.0))
     return float((lin - root) / quad), float((lin + root) / quad)
-
-
-def guess_formal_charges(atomic_numbers: np.ndarray) -> np.ndarray:
-    """Formal charges (e) per atom from pymatgen's oxidation-state guess for the composition.
-
-    When no charge-balanced assignment exists (e.g. a cell with a vacancy), elements with a single common
-    oxidation state (Li, Na, O, ...) get it and the others NaN; the caller must ask the user for missing ones.
-    """
-    symbols = [Element.from_Z(int(z)).symbol for z in atomic_numbers]
-    composition = Composition(" ".join(symbols))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pymatgen warns about the absent ICSD statistics for rare elements
-        guesses = composition.oxi_state_guesses(max_sites=-1)
-    if not guesses:
-        unique = {s: Element(s).common_oxidation_states for s in set(symbols)}
-        return np.array([float(unique[s][0]) if len(unique[s]) == 1 else np.nan for s in symbols])
-    best = guesses[0]
-    return np.array([float(best[s]) for s in symbols])

@@ -15,8 +15,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from superionic.analysis._frames import framework_mean, mean_cell_A, mobile_fractional
-from superionic.analysis._trajectory import Trajectory
-from superionic.analysis._units import KB_EV_PER_K
+from superionic.trajectory import Trajectory
+from superionic.units import BOLTZMANN_EV_PER_K
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class MobileIonDensity:
         rho = self.ions_per_A3
         visited = rho > self.detection_limit_ions_per_A3
         with np.errstate(divide="ignore"):
-            return np.where(visited, -KB_EV_PER_K * temperature * np.log(rho / rho.max()), np.inf)
+            return np.where(visited, -BOLTZMANN_EV_PER_K * temperature * np.log(rho / rho.max()), np.inf)
 
     def write(self, path: str | Path) -> Path:
         """Write the density as a Gaussian cube (``.cube``) or a VASP CHGCAR (any other name), in ions/Å³ with

@@ -143,7 +143,7 @@ def _gls_weights(design: np.ndarray, cov: np.ndarray) -> np.ndarray:
 
 def fit_line_window(
     msd: np.ndarray,
-    timestep_ps: float,
+    frame_interval_ps: float,
     lags: np.ndarray,
     *,
     fourth_cumulant: float,
@@ -163,7 +163,7 @@ def fit_line_window(
         noise_var: fix σ² per axis instead of taking it from the fitted intercept (intercept = 2·dims·σ²).
     """
     n_frames = msd.shape[0]
-    t = lags * timestep_ps
+    t = lags * frame_interval_ps
     y = msd[lags]
     design = np.stack([t, np.ones_like(t)], axis=1)
     beta = np.linalg.lstsq(design, y, rcond=None)[0]
@@ -171,7 +171,7 @@ def fit_line_window(
     # A non-positive slope (no diffusion) still needs a scale: the apparent MSD/t keeps the bound conservative.
     floor_per_ps = max(float(y[-1] / t[-1]), np.finfo(float).tiny)
     for _ in range(n_iterations):
-        trace_s = max(float(beta[0]), floor_per_ps) * timestep_ps
+        trace_s = max(float(beta[0]), floor_per_ps) * frame_interval_ps
         # Localisation noise only when the offset is resolved (> 2 standard errors): for a pure walk a noisy
         # positive intercept would otherwise add spurious variance (measured: 97 % coverage, 1 walker).
         resolved = beta[1] > 2.0 * np.sqrt(max(param_cov[1, 1], 0.0))
@@ -191,8 +191,8 @@ def fit_line_window(
         beta, param_cov, _, white_res = gls_line(t, y, cov)
     weights = _gls_weights(design, cov)[0]
     coeffs = (
-        float(weights @ terms.quadratic @ weights) * timestep_ps**2,
-        float(weights @ terms.linear @ weights) * timestep_ps,
+        float(weights @ terms.quadratic @ weights) * frame_interval_ps**2,
+        float(weights @ terms.linear @ weights) * frame_interval_ps,
         float(weights @ terms.constant @ weights),
     )
     chi2 = float(white_res @ white_res)
@@ -267,7 +267,7 @@ def _relative(se: float, value: float) -> float:
 
 def fit_diffusion(
     walkers: np.ndarray,
-    timestep_ps: float,
+    frame_interval_ps: float,
     *,
     window_ps: tuple[float, float] | None = None,
     end_fraction: float = 0.5,
@@ -283,7 +283,7 @@ def fit_diffusion(
     Args:
         walkers: ``[F, W, 3]`` unwrapped positions of W walkers (particles of all replicas side by side, or one
             collective displacement per replica), Å or e·Å.
-        timestep_ps: time between frames, ps.
+        frame_interval_ps: time between frames, ps.
         window_ps: fix the fitting window (start, end) instead of choosing it.
         end_fraction: end of the window as a fraction of the run (longer lags have few independent origins).
         n_points: number of MSD points fitted.
@@ -300,7 +300,7 @@ def fit_diffusion(
         A :class:`DiffusionFit`.
     """
     n_frames, n_walkers, _ = walkers.shape
-    duration_ps = (n_frames - 1) * timestep_ps
+    duration_ps = (n_frames - 1) * frame_interval_ps
     per_axis = mean_msd_per_axis(walkers)  # [F, 3]
     msd = per_axis.sum(axis=1) if axis is None else per_axis[:, axis]
     dimensions = 3 if axis is None else 1
@@ -333,7 +333,7 @@ def fit_diffusion(
         start, end = window_ps
         if not 0 <= start < end <= duration_ps:
             raise ValueError(f"window_ps={window_ps} must satisfy 0 <= start < end <= {duration_ps:.6g} ps")
-        windows = [(round(start / timestep_ps), round(end / timestep_ps))]
+        windows = [(round(start / frame_interval_ps), round(end / frame_interval_ps))]
     else:
         end_frame = round(end_fraction * (n_frames - 1))
         windows = [(round(f * (n_frames - 1)), end_frame) for f in start_fractions]
@@ -352,7 +352,7 @@ def fit_diffusion(
         k, aniso = step_shape(lags)
         fit = fit_line_window(
             msd,
-            timestep_ps,
+            frame_interval_ps,
             lags,
             fourth_cumulant=k,
             anisotropy_ratio=aniso,
@@ -363,8 +363,8 @@ def fit_diffusion(
         fits.append(fit)
         candidates.append(
             {
-                "start_ps": float(lags[0] * timestep_ps),
-                "end_ps": float(lags[-1] * timestep_ps),
+                "start_ps": float(lags[0] * frame_interval_ps),
+                "end_ps": float(lags[-1] * frame_interval_ps),
                 "D_A2_per_ps": fit.slope_per_ps / (2 * dimensions),
                 "relative_se": _relative(fit.slope_se_per_ps, fit.slope_per_ps),
                 "chi2_per_dof": fit.chi2 / max(fit.dof, 1),
@@ -381,7 +381,7 @@ def fit_diffusion(
     upper = variance_interval(fit.slope_per_ps, fit.slope_variance_coeffs, Z95_ONE_SIDED)[1]
     if not np.isfinite(low):
         # no positive slope is compatible (ŝ well below 0): bound it with the variance at the apparent MSD/t
-        apparent = float(msd[fit.lags[-1]] / (fit.lags[-1] * timestep_ps))
+        apparent = float(msd[fit.lags[-1]] / (fit.lags[-1] * frame_interval_ps))
         a, b, c = fit.slope_variance_coeffs
         low, high = 0.0, Z95 * np.sqrt(a * apparent**2 + b * apparent + c)
         upper = Z95_ONE_SIDED * np.sqrt(a * apparent**2 + b * apparent + c)
@@ -392,9 +392,9 @@ def fit_diffusion(
         relative_se=_relative(fit.slope_se_per_ps, fit.slope_per_ps),
         dimensions=dimensions,
         fit=fit,
-        window_ps=(float(fit.lags[0] * timestep_ps), float(fit.lags[-1] * timestep_ps)),
+        window_ps=(float(fit.lags[0] * frame_interval_ps), float(fit.lags[-1] * frame_interval_ps)),
         candidates=candidates,
         window_accepted=bool(accepted),
-        time_ps=np.arange(n_frames) * timestep_ps,
+        time_ps=np.arange(n_frames) * frame_interval_ps,
         msd=msd,
     )

@@ -1,17 +1,44 @@
-"""Per-frame views of a :class:`Trajectory` that the mechanism analysis shares: fractional coordinates of the
-mobile ions with the framework's drift removed, the framework's mean structure, the mean cell."""
+"""Per-frame views of a :class:`Trajectory` that the transport and mechanism analyses share: positions with the
+framework's drift removed, fractional coordinates of the mobile ions, the framework's mean structure, the mean
+cell."""
 
 from __future__ import annotations
 
 import numpy as np
+from ase.data import atomic_masses
 
-from superionic.analysis._trajectory import Trajectory
-from superionic.analysis._unwrap import remove_framework_drift
+from superionic.trajectory import Trajectory
+
+
+def remove_framework_drift(
+    positions_A: np.ndarray, atomic_numbers: np.ndarray, mobile_atomic_number: int
+) -> np.ndarray:
+    """Subtract the mass-weighted centre-of-mass displacement of the framework (all non-mobile atoms).
+
+    Thermostats and integrators let the whole cell drift slowly; measured relative to the framework, the
+    mobile ions' displacements are what carries current. When every atom is mobile there is no framework to
+    refer to and the positions are returned unchanged (removing their own centre of mass would erase the
+    collective displacement).
+
+    Args:
+        positions_A: unwrapped positions, Å ``[F, N, 3]``.
+        atomic_numbers: ``[N]``.
+        mobile_atomic_number: Z of the diffusing species.
+
+    Returns:
+        Positions with the framework's COM displacement since frame 0 removed, Å ``[F, N, 3]``.
+    """
+    framework = atomic_numbers != mobile_atomic_number
+    if not framework.any():
+        return positions_A
+    masses = atomic_masses[atomic_numbers[framework]]
+    com_A = np.einsum("fni,n->fi", positions_A[:, framework], masses) / masses.sum()  # [F, 3]
+    return positions_A - (com_A - com_A[0])[:, None, :]
 
 
 def frame_interval_ps(traj: Trajectory) -> float:
     """Time between frames, ps (the one place that knows the attribute's name)."""
-    return float(traj.timestep_ps)
+    return float(traj.frame_interval_ps)
 
 
 def mean_cell_A(traj: Trajectory) -> np.ndarray:

@@ -11,7 +11,7 @@ from scipy import constants, stats
 
 from superionic.analysis._diffusion import Z95
 from superionic.analysis._sites import Sites
-from superionic.analysis._units import KB_EV_PER_K
+from superionic.units import BOLTZMANN_EV_PER_K
 
 #: Planck constant in eV·ps, for the transition-state-theory barrier of a single temperature.
 H_EV_PS = constants.h / constants.e / constants.pico
@@ -165,7 +165,7 @@ class JumpTypeRate:
         return float(np.sqrt(max(1.0, self.dispersion) / self.n_jumps)) if self.n_jumps else float("inf")
 
     def _tst(self, rate: float) -> float | None:
-        kt = KB_EV_PER_K * self.temperature_K
+        kt = BOLTZMANN_EV_PER_K * self.temperature_K
         return None if rate <= 0 else float(-kt * np.log(rate * H_EV_PS / kt))
 
     @property

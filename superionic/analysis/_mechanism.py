@@ -36,7 +36,7 @@ from superionic.analysis._jumps import (
     occupancies,
 )
 from superionic.analysis._report import _load, analyze
-from superionic.analysis._results import TransportReport, _json_clean
+from superionic.analysis._results import TransportReport
 from superionic.analysis._sites import Sites, assign_sites, sites_from_density, sites_from_structure
 from superionic.analysis._structure_checks import (
     FrameworkRDFCheck,
@@ -46,7 +46,8 @@ from superionic.analysis._structure_checks import (
     partial_rdfs,
     self_van_hove,
 )
-from superionic.analysis._trajectory import Trajectory
+from superionic.records import json_safe
+from superionic.trajectory import Trajectory
 
 SCHEMA = "superionic.analysis.MechanismReport/1"
 
@@ -179,7 +180,7 @@ class TemperatureMechanism:
         jd = self.jump_D
         msd_ci = self.msd_D_A2_per_ps_ci95
         rows, cols = np.nonzero(self.site_matrix)
-        return _json_clean(
+        return json_safe(
             {
                 "temperature_K": self.temperature_K,
                 "n_replicas": self.n_replicas,
@@ -265,7 +266,7 @@ class JumpBarrier:
                     else list(r.barrier_tst_eV_ci95),
                 }
             )
-        return _json_clean(out)
+        return json_safe(out)
 
 
 def fit_jump_barriers(results: Sequence[TemperatureMechanism]) -> list[JumpBarrier]:
@@ -327,7 +328,7 @@ class MechanismReport:
     def to_dict(self, files: dict[str, str] | None = None) -> dict[str, Any]:
         files = files or {}
         hottest = self.results[-1]
-        return _json_clean(
+        return json_safe(
             {
                 "schema": SCHEMA,
                 "species": self.species,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,8 @@ from ase.data import atomic_numbers as symbol_to_z
 
 from superionic.analysis._arrhenius import fit_arrhenius
 from superionic.analysis._diffusion import Z95, DiffusionFit, fit_diffusion
+from superionic.analysis._frames import remove_framework_drift
 from superionic.analysis._msd import collective_displacement
-from superionic.analysis._readers import read_trajectory
 from superionic.analysis._results import (
     MIN_HOPS_OBSERVED,
     MIN_HOPS_RELIABLE,
@@ -21,8 +22,7 @@ from superionic.analysis._results import (
     TransportReport,
     he_rule_relative_error,
 )
-from superionic.analysis._trajectory import Trajectory
-from superionic.analysis._unwrap import remove_framework_drift
+from superionic.trajectory import Trajectory, read_trajectory
 
 
 def _load(
@@ -37,17 +37,28 @@ def _load(
         raise ValueError(f"temperatures_K has {len(temperatures_K)} entries for {len(items)} trajectories")
     trajs = []
     for i, item in enumerate(items):
-        temp = None if temperatures_K is None else float(temperatures_K[i])
-        if isinstance(item, Trajectory):
-            traj = item if temp is None else Trajectory(**{**item.__dict__, "temperature_K": temp})
-        else:
-            traj = read_trajectory(item, temperature_K=temp)
+        traj = item if isinstance(item, Trajectory) else read_trajectory(item)
+        if temperatures_K is not None:
+            traj = traj.with_temperature(float(temperatures_K[i]))
+        label = traj.metadata.get("source", f"trajectory {i}")
         if traj.temperature_K is None:
-            raise ValueError(
-                f"trajectory {traj.metadata.get('source', i)} does not state its temperature; pass temperatures_K="
-            )
+            raise ValueError(f"{label} does not state its temperature; pass temperatures_K= (--temperatures)")
+        check_msd_grid(traj.times_ps, label)
         trajs.append(traj)
     return trajs
+
+
+def check_msd_grid(times_ps: np.ndarray, label: str = "trajectory") -> None:
+    """An all-origins MSD needs at least 3 frames on a uniform time grid."""
+    if len(times_ps) < 3:
+        raise ValueError(f"{label} has {len(times_ps)} frame(s); an MSD fit needs at least 3")
+    steps = np.diff(times_ps)
+    # 1e-4: files that store time in float32 (MDAnalysis) jitter at that level
+    if not np.all(steps > 0) or not np.allclose(steps, steps.mean(), rtol=1e-4, atol=1e-9):
+        raise ValueError(
+            f"{label}: frame times must be strictly increasing and uniformly spaced (the all-origins MSD needs a "
+            "uniform grid); drop or resample the irregular frames first"
+        )
 
 
 @dataclass(frozen=True)
@@ -61,13 +72,13 @@ class _Carriers:
     n_ions_per_replica: float
     n_ions_total: float
     volume_A3: float
-    timestep_ps: float
+    frame_interval_ps: float
     n_frames: int
 
 
-def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge: float | None) -> _Carriers:
+def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge_e: float | None) -> _Carriers:
     temperature = replicas[0].temperature_K
-    dts = [r.timestep_ps for r in replicas]
+    dts = [r.frame_interval_ps for r in replicas]
     if not np.allclose(dts, dts[0], rtol=1e-6):
         raise ValueError(
             f"replicas at {temperature} K have different frame intervals {dts} ps; resample them"
@@ -77,11 +88,15 @@ def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge: f
     for r in replicas:
         mask = r.species_mask(mobile_z)
         if not mask.any():
-            raise ValueError(f"{r.metadata.get('source', 'trajectory')} has no {species} atoms")
+            raise ValueError(
+                f"{r.metadata.get('source', 'trajectory')} has no {species} atoms: name the mobile ion with --species"
+            )
         pos = remove_framework_drift(r.positions_A[:n_frames], r.atomic_numbers, mobile_z)[:, mask]
-        q = np.full(mask.sum(), charge) if charge is not None else r.charges_e[mask]
+        q = np.full(mask.sum(), charge_e) if charge_e is not None else r.charges_e[mask]
         if np.any(~np.isfinite(q)):
-            raise ValueError(f"the charge of {species} is unknown; pass charge= (in e) to analyze")
+            raise ValueError(
+                f"the charge of {species} is unknown; give it with --charges {species}=... (charge_e=)"
+            )
         tracer.append(pos)
         collective.append(collective_displacement(pos, q))
         charges.append(q)
@@ -89,7 +104,8 @@ def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge: f
     q_all = np.concatenate(charges)
     if not np.allclose(q_all, q_all[0]):
         raise ValueError(
-            f"{species} atoms carry different charges {np.unique(q_all)}; pass one charge= value"
+            f"{species} atoms carry different charges {np.unique(q_all)}; give one with --charges {species}=... "
+            "(charge_e=)"
         )
     return _Carriers(
         tracer=np.concatenate(tracer, axis=1),  # replicas combined per particle, not concatenated in time
@@ -99,7 +115,7 @@ def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge: f
         n_ions_per_replica=float(np.mean([len(q) for q in charges])),
         n_ions_total=float(len(q_all)),
         volume_A3=float(np.mean(volumes)),
-        timestep_ps=float(dts[0]),
+        frame_interval_ps=float(dts[0]),
         n_frames=n_frames,
     )
 
@@ -156,19 +172,19 @@ def _analyze_temperature(
     replicas: list[Trajectory],
     mobile_z: int,
     species: str,
-    charge: float | None,
+    charge_e: float | None,
     hop_length_A: float,
     window_ps: tuple[float, float] | None,
     end_fraction: float,
 ) -> TemperatureResult:
     temperature = float(replicas[0].temperature_K)  # type: ignore[arg-type]
     label = f"{temperature:g} K"
-    car = _carriers(replicas, mobile_z, species, charge)
+    car = _carriers(replicas, mobile_z, species, charge_e)
     warnings: list[str] = []
     if any(r.n_frames != car.n_frames for r in replicas):
         warnings.append(f"{label}: replicas truncated to the shortest one ({car.n_frames} frames)")
 
-    dt = car.timestep_ps
+    dt = car.frame_interval_ps
     tracer = fit_diffusion(car.tracer, dt, window_ps=window_ps, end_fraction=end_fraction)
     axes = tuple(fit_diffusion(car.tracer, dt, window_ps=tracer.window_ps, axis=a) for a in range(3))
     # One collective walker per replica cannot estimate its own step shape or vibration amplitude: take the
@@ -198,34 +214,33 @@ def _analyze_temperature(
             f"{FRAMEWORK_RMS_LIMIT_A} Å): the structure melted, amorphised or decomposed; {species} transport "
             "here is not that of the crystal — lower the temperature or check the structure and potential"
         )
-    result = TemperatureResult(
+    result = TemperatureResult(  # without its warnings: whether the Haven ratio is bounded is one of them
         temperature_K=temperature,
         species=species,
         charge_e=car.charge_e,
         n_replicas=len(replicas),
         n_frames=car.n_frames,
-        timestep_ps=dt,
+        frame_interval_ps=dt,
         n_mobile_ions=car.n_ions_per_replica,
         volume_A3=car.volume_A3,
         tracer=tracer,
         tracer_axes=axes,  # type: ignore[arg-type]
-        charge=charge_fit,
+        charge_fit=charge_fit,
         diffusion_observed=bool(observed),
         n_jumps_estimate=n_jumps,
         hop_length_A=hop_length_A,
-        warnings=warnings,
         framework_rms_displacement_A=framework_rms,
     )
     if observed and result.haven_ratio_ci95 is None:
         warnings.append(f"{label}: the charge MSD is too noisy to bound the Haven ratio; run more replicas")
-    return result
+    return dataclasses.replace(result, warnings=tuple(warnings))
 
 
 def analyze(
     paths_or_trajectories: Sequence[str | Path | Trajectory] | str | Path | Trajectory,
     *,
     species: str = "Li",
-    charge: float | None = None,
+    charge_e: float | None = None,
     temperatures_K: Sequence[float] | float | None = None,
     hop_length_A: float = 3.0,
     window_ps: tuple[float, float] | None = None,
@@ -240,7 +255,8 @@ def analyze(
     Args:
         paths_or_trajectories: files (see :func:`read_trajectory`) or :class:`Trajectory` objects.
         species: the diffusing element.
-        charge: its charge in e (default: from the files, else pymatgen's oxidation-state guess).
+        charge_e: its charge in e (default: from the files, else the guess of
+            :func:`superionic.structures.formal_charges`).
         temperatures_K: one per input (or one for all), overriding the files' temperatures.
         hop_length_A: typical hop distance, for the hop count of He et al.'s rule and the detection limit.
         window_ps: fix the MSD fitting window (start, end) in ps instead of choosing it automatically.
@@ -262,7 +278,7 @@ def analyze(
         groups.setdefault(round(float(t.temperature_K), 2), []).append(t)  # type: ignore[arg-type]
     results = [
         _analyze_temperature(
-            groups[temp], symbol_to_z[species], species, charge, hop_length_A, window_ps, end_fraction
+            groups[temp], symbol_to_z[species], species, charge_e, hop_length_A, window_ps, end_fraction
         )
         for temp in sorted(groups)
     ]
@@ -286,8 +302,8 @@ def analyze(
         )
     return TransportReport(
         species=species,
-        results=results,
+        results=tuple(results),
         arrhenius=arrhenius,
         extrapolation_temperature_K=float(extrapolate_to_K),
-        warnings=warnings,
+        warnings=tuple(warnings),
     )

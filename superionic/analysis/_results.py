@@ -1,25 +1,27 @@
-"""Result objects of the analysis: per-temperature transport and the whole report, with their JSON schema."""
+"""Result objects of the analysis: transport at one temperature and the whole report.
+
+Every attribute is named with its unit, and ``to_dict`` (the JSON schema) uses exactly the attribute names, so a
+quantity has one name in Python and JSON. Results are built once and not changed afterwards.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from superionic.analysis._arrhenius import ArrheniusFit
 from superionic.analysis._conductivity import (
+    GNOME_THRESHOLD_MS_PER_CM,
     charge_msd_slope_to_sigma_mS_per_cm,
+    nernst_einstein_factor_mS_per_cm_per_cm2_per_s,
     ratio_interval_fieller,
     tracer_D_to_cm2_per_s,
 )
 from superionic.analysis._diffusion import DiffusionFit
-from superionic.analysis._units import (
-    GNOME_THRESHOLD_MS_PER_CM,
-    nernst_einstein_factor_mS_per_cm_per_cm2_per_s,
-)
+from superionic.records import json_safe
 
 #: He et al. (npj Comput. Mater. 4, 18 (2018)): relative error of D ≈ 3.43/sqrt(N_jump) + 0.04. Below this many
 #: hops that rule predicts > 38 % error, so the run is flagged as too short.
@@ -30,56 +32,52 @@ MIN_HOPS_OBSERVED = 3.0
 #: A window whose log-log MSD slope is below this is flagged sub-diffusive.
 MIN_MSD_EXPONENT = 0.9
 
-SCHEMA = "superionic.analysis.TransportReport/1"
+SCHEMA = "superionic.analysis.TransportReport/2"
 
 
-def _finite_or_none(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its 95 % interval (``ci95`` None where the data cannot bound it), in the unit its source
+    names (e.g. ``sigma_at`` → mS/cm)."""
+
+    value: float
+    ci95: tuple[float, float] | None
 
 
-def _json_clean(obj: Any) -> Any:
-    """Recursively turn numpy scalars into Python numbers and non-finite floats into None (strict JSON)."""
-    if isinstance(obj, dict):
-        return {k: _json_clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj
-
-
-def _pair(pair: Sequence[float] | None) -> list[float | None] | None:
-    return None if pair is None else [_finite_or_none(v) for v in pair]
+def _scaled(pair: tuple[float, float] | None, factor: float) -> tuple[float, float] | None:
+    return None if pair is None else (pair[0] * factor, pair[1] * factor)
 
 
 @dataclass(frozen=True)
 class TemperatureResult:
-    """Transport at one temperature (replicas combined). Field units are in the names; see ``to_dict``."""
+    """Transport at one temperature (replicas combined). Units are in the names; ``to_dict`` uses the same names.
+
+    Attributes:
+      tracer: the MSD fit of the mobile ions; tracer_axes: of each Cartesian axis (same window).
+      charge_fit: the fit of the charge MSD ⟨|Σ q Δr|²⟩ (one collective walker per replica).
+      diffusion_observed: enough hops (>= 3) and a D significantly above zero; otherwise D is only bounded.
+    """
 
     temperature_K: float
     species: str
     charge_e: float
     n_replicas: int
     n_frames: int
-    timestep_ps: float
+    frame_interval_ps: float
     n_mobile_ions: float
     volume_A3: float
     tracer: DiffusionFit
     tracer_axes: tuple[DiffusionFit, DiffusionFit, DiffusionFit]
-    charge: DiffusionFit
+    charge_fit: DiffusionFit
     diffusion_observed: bool
     n_jumps_estimate: float
     hop_length_A: float
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
     framework_rms_displacement_A: float | None = None  # None when every atom is mobile
 
     @property
     def duration_ps(self) -> float:
-        return (self.n_frames - 1) * self.timestep_ps
+        return (self.n_frames - 1) * self.frame_interval_ps
 
     @property
     def conversion_mS_per_cm_per_cm2_per_s(self) -> float:
@@ -96,8 +94,7 @@ class TemperatureResult:
     def D_tracer_cm2_per_s_ci95(self) -> tuple[float, float] | None:
         if not self.diffusion_observed:
             return None
-        low, high = self.tracer.D_A2_per_ps_ci95
-        return tracer_D_to_cm2_per_s(low), tracer_D_to_cm2_per_s(high)
+        return _scaled(self.tracer.D_A2_per_ps_ci95, tracer_D_to_cm2_per_s(1.0))
 
     @property
     def D_tracer_cm2_per_s_upper95(self) -> float:
@@ -113,9 +110,25 @@ class TemperatureResult:
         return tracer_D_to_cm2_per_s(bound)
 
     @property
+    def D_tracer_relative_se(self) -> float:
+        return self.tracer.relative_se
+
+    @property
     def D_tracer_se_cm2_per_s(self) -> float | None:
         d = self.D_tracer_cm2_per_s
         return None if d is None else d * self.tracer.relative_se
+
+    @property
+    def D_tracer_xyz_cm2_per_s(self) -> list[float] | None:
+        if not self.diffusion_observed:
+            return None
+        return [tracer_D_to_cm2_per_s(a.D_A2_per_ps) for a in self.tracer_axes]
+
+    @property
+    def D_tracer_xyz_cm2_per_s_ci95(self) -> list[tuple[float, float] | None] | None:
+        if not self.diffusion_observed:
+            return None
+        return [_scaled(a.D_A2_per_ps_ci95, tracer_D_to_cm2_per_s(1.0)) for a in self.tracer_axes]
 
     @property
     def sigma_mS_per_cm(self) -> float | None:
@@ -124,24 +137,24 @@ class TemperatureResult:
 
     @property
     def sigma_mS_per_cm_ci95(self) -> tuple[float, float] | None:
-        ci = self.D_tracer_cm2_per_s_ci95
-        return None if ci is None else (ci[0] * self.conversion_mS_per_cm_per_cm2_per_s,
-                                        ci[1] * self.conversion_mS_per_cm_per_cm2_per_s)  # fmt: skip
+        return _scaled(self.D_tracer_cm2_per_s_ci95, self.conversion_mS_per_cm_per_cm2_per_s)
+
+    @property
+    def sigma_mS_per_cm_upper95(self) -> float:
+        return self.D_tracer_cm2_per_s_upper95 * self.conversion_mS_per_cm_per_cm2_per_s
 
     @property
     def sigma_charge_mS_per_cm(self) -> float | None:
         """σ from the charge MSD (includes ion–ion correlations); None when no diffusion was observed."""
         if not self.diffusion_observed:
             return None
-        return self.charge.fit.slope_per_ps * self._charge_factor
+        return self.charge_fit.fit.slope_per_ps * self._charge_factor
 
     @property
     def sigma_charge_mS_per_cm_ci95(self) -> tuple[float, float] | None:
         if not self.diffusion_observed:
             return None
-        low, high = self.charge.D_A2_per_ps_ci95
-        factor = 6.0 * self._charge_factor  # D-like value = slope/6
-        return low * factor, high * factor
+        return _scaled(self.charge_fit.D_A2_per_ps_ci95, 6.0 * self._charge_factor)  # D-like value = slope/6
 
     @property
     def _charge_factor(self) -> float:
@@ -162,62 +175,66 @@ class TemperatureResult:
         if sigma is None or sigma_charge is None:
             return None
         return ratio_interval_fieller(
-            sigma, sigma * self.tracer.relative_se, sigma_charge, abs(sigma_charge) * self.charge.relative_se
+            sigma,
+            sigma * self.tracer.relative_se,
+            sigma_charge,
+            abs(sigma_charge) * self.charge_fit.relative_se,
         )
 
+    # Fit diagnostics, named as in the JSON.
+    @property
+    def fit_window_ps(self) -> tuple[float, float]:
+        return self.tracer.window_ps
+
+    @property
+    def fit_window_accepted(self) -> bool:
+        return self.tracer.window_accepted
+
+    @property
+    def fit_chi2_per_dof(self) -> float:
+        return self.tracer.fit.chi2 / max(self.tracer.fit.dof, 1)
+
+    @property
+    def fit_window_candidates(self) -> list[dict]:
+        return self.tracer.candidates
+
+    @property
+    def charge_fit_window_ps(self) -> tuple[float, float]:
+        return self.charge_fit.window_ps
+
+    @property
+    def msd_exponent(self) -> float:
+        return self.tracer.fit.msd_exponent
+
+    @property
+    def he_rule_relative_error(self) -> float | None:
+        return he_rule_relative_error(self.n_jumps_estimate)
+
+    @property
+    def msd_time_ps(self) -> np.ndarray:
+        """The tracer MSD's lag times (at most ~200 of them, for the report)."""
+        return self.tracer.time_ps[:: max(1, self.n_frames // 200)]
+
+    @property
+    def msd_tracer_A2(self) -> np.ndarray:
+        return self.tracer.msd[:: max(1, self.n_frames // 200)]
+
+    _JSON = (
+        "temperature_K", "species", "charge_e", "n_replicas", "n_frames", "frame_interval_ps", "duration_ps",
+        "n_mobile_ions", "volume_A3", "diffusion_observed", "D_tracer_cm2_per_s", "D_tracer_cm2_per_s_ci95",
+        "D_tracer_cm2_per_s_upper95", "D_tracer_relative_se", "D_tracer_xyz_cm2_per_s",
+        "D_tracer_xyz_cm2_per_s_ci95", "sigma_mS_per_cm", "sigma_mS_per_cm_ci95", "sigma_mS_per_cm_upper95",
+        "sigma_charge_mS_per_cm", "sigma_charge_mS_per_cm_ci95", "haven_ratio", "haven_ratio_ci95",
+        "conversion_mS_per_cm_per_cm2_per_s", "fit_window_ps", "fit_window_accepted", "fit_chi2_per_dof",
+        "fit_window_candidates", "charge_fit_window_ps", "msd_exponent", "n_jumps_estimate",
+        "framework_rms_displacement_A", "he_rule_relative_error", "hop_length_A", "msd_time_ps", "msd_tracer_A2",
+        "warnings",
+    )  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; every estimate has its ``_ci95`` beside it (None where not bounded)."""
-        conv = self.conversion_mS_per_cm_per_cm2_per_s
-        axes = [
-            tracer_D_to_cm2_per_s(a.D_A2_per_ps) if self.diffusion_observed else None
-            for a in self.tracer_axes
-        ]
-        axes_ci = [
-            _pair([tracer_D_to_cm2_per_s(v) for v in a.D_A2_per_ps_ci95]) if self.diffusion_observed else None
-            for a in self.tracer_axes
-        ]
-        stride = max(1, self.n_frames // 200)
-        return _json_clean(
-            {
-                "temperature_K": self.temperature_K,
-                "species": self.species,
-                "charge_e": self.charge_e,
-                "n_replicas": self.n_replicas,
-                "n_frames": self.n_frames,
-                "timestep_ps": self.timestep_ps,
-                "duration_ps": self.duration_ps,
-                "n_mobile_ions": self.n_mobile_ions,
-                "volume_A3": self.volume_A3,
-                "diffusion_observed": self.diffusion_observed,
-                "D_tracer_cm2_per_s": _finite_or_none(self.D_tracer_cm2_per_s),
-                "D_tracer_cm2_per_s_ci95": _pair(self.D_tracer_cm2_per_s_ci95),
-                "D_tracer_cm2_per_s_upper95": _finite_or_none(self.D_tracer_cm2_per_s_upper95),
-                "D_tracer_relative_se": self.tracer.relative_se,
-                "D_tracer_xyz_cm2_per_s": axes,
-                "D_tracer_xyz_cm2_per_s_ci95": axes_ci,
-                "sigma_mS_per_cm": _finite_or_none(self.sigma_mS_per_cm),
-                "sigma_mS_per_cm_ci95": _pair(self.sigma_mS_per_cm_ci95),
-                "sigma_mS_per_cm_upper95": _finite_or_none(self.D_tracer_cm2_per_s_upper95 * conv),
-                "sigma_charge_mS_per_cm": _finite_or_none(self.sigma_charge_mS_per_cm),
-                "sigma_charge_mS_per_cm_ci95": _pair(self.sigma_charge_mS_per_cm_ci95),
-                "haven_ratio": _finite_or_none(self.haven_ratio),
-                "haven_ratio_ci95": _pair(self.haven_ratio_ci95),
-                "conversion_mS_per_cm_per_cm2_per_s": conv,
-                "fit_window_ps": list(self.tracer.window_ps),
-                "fit_window_accepted": self.tracer.window_accepted,
-                "fit_chi2_per_dof": self.tracer.fit.chi2 / max(self.tracer.fit.dof, 1),
-                "fit_window_candidates": self.tracer.candidates,
-                "charge_fit_window_ps": list(self.charge.window_ps),
-                "msd_exponent": _finite_or_none(self.tracer.fit.msd_exponent),
-                "n_jumps_estimate": self.n_jumps_estimate,
-                "framework_rms_displacement_A": _finite_or_none(self.framework_rms_displacement_A),
-                "he_rule_relative_error": he_rule_relative_error(self.n_jumps_estimate),
-                "hop_length_A": self.hop_length_A,
-                "msd_time_ps": self.tracer.time_ps[::stride].tolist(),
-                "msd_tracer_A2": self.tracer.msd[::stride].tolist(),
-                "warnings": list(self.warnings),
-            }
-        )
+        """JSON-ready dict of the attributes above; every estimate has its ``_ci95`` beside it (None where the
+        data cannot bound it)."""
+        return json_safe({name: getattr(self, name) for name in self._JSON})
 
 
 def he_rule_relative_error(n_jumps: float) -> float | None:
@@ -227,19 +244,22 @@ def he_rule_relative_error(n_jumps: float) -> float | None:
 
 @dataclass(frozen=True)
 class TransportReport:
-    """Transport at every temperature, the Arrhenius fit and the extrapolations. ``to_dict`` is the schema."""
+    """Transport at every temperature, the Arrhenius fit and the extrapolations. Units are in the names;
+    ``to_dict`` (the schema) uses the same names."""
 
     species: str
-    results: list[TemperatureResult]
+    results: tuple[TemperatureResult, ...]
     arrhenius: ArrheniusFit | None
     extrapolation_temperature_K: float
-    warnings: list[str]
+    warnings: tuple[str, ...]
 
-    def _sigma_at(self, temperature_K: float) -> tuple[float, tuple[float, float]] | None:
+    def sigma_at(self, temperature_K: float) -> Estimate | None:
+        """σ (mS/cm, Nernst–Einstein, Haven ratio 1) at ``temperature_K`` with its 95 % interval: from the
+        Arrhenius fit of tracer D when there is one, else from a run at that temperature; None when neither."""
         if self.arrhenius is None:
             matching = [r for r in self.results if abs(r.temperature_K - temperature_K) < 0.5]
             if matching and matching[0].sigma_mS_per_cm is not None:
-                return matching[0].sigma_mS_per_cm, matching[0].sigma_mS_per_cm_ci95  # type: ignore[return-value]
+                return Estimate(matching[0].sigma_mS_per_cm, matching[0].sigma_mS_per_cm_ci95)
             return None
         d, (low, high) = self.arrhenius.D_at(temperature_K)
         observed = [r for r in self.results if r.diffusion_observed]
@@ -249,48 +269,93 @@ class TransportReport:
             observed[0].charge_e,
             temperature_K,
         )
-        return d * factor, (low * factor, high * factor)
+        return Estimate(d * factor, (low * factor, high * factor))
 
     @property
-    def sigma_300K_mS_per_cm(self) -> tuple[float, tuple[float, float]] | None:
-        """σ(300 K) with its 95 % interval, from the Arrhenius extrapolation of tracer D (Haven ratio 1)."""
-        return self._sigma_at(300.0)
+    def temperatures_K(self) -> list[float]:
+        return [r.temperature_K for r in self.results]
+
+    @property
+    def Ea_eV(self) -> float | None:
+        return None if self.arrhenius is None else self.arrhenius.Ea_eV
+
+    @property
+    def Ea_eV_ci95(self) -> tuple[float, float] | None:
+        return None if self.arrhenius is None else self.arrhenius.Ea_eV_ci95
+
+    @property
+    def D0_cm2_per_s(self) -> float | None:
+        return None if self.arrhenius is None else float(np.exp(self.arrhenius.ln_D0_cm2_per_s))
+
+    @property
+    def D0_cm2_per_s_ci95(self) -> tuple[float, float] | None:
+        return None if self.arrhenius is None else self.arrhenius.D0_cm2_per_s_ci95
+
+    @property
+    def arrhenius_birge_ratio(self) -> float | None:
+        return None if self.arrhenius is None else self.arrhenius.birge_ratio
+
+    @property
+    def D_tracer_300K_cm2_per_s(self) -> float | None:
+        return None if self.arrhenius is None else self.arrhenius.D_at(300.0)[0]
+
+    @property
+    def D_tracer_300K_cm2_per_s_ci95(self) -> tuple[float, float] | None:
+        return None if self.arrhenius is None else self.arrhenius.D_at(300.0)[1]
+
+    @property
+    def sigma_300K_mS_per_cm(self) -> float | None:
+        """σ(300 K), mS/cm, from the Arrhenius extrapolation of tracer D (Haven ratio 1)."""
+        estimate = self.sigma_at(300.0)
+        return None if estimate is None else estimate.value
+
+    @property
+    def sigma_300K_mS_per_cm_ci95(self) -> tuple[float, float] | None:
+        estimate = self.sigma_at(300.0)
+        return None if estimate is None else estimate.ci95
+
+    @property
+    def sigma_extrapolated_mS_per_cm(self) -> float | None:
+        """σ at ``extrapolation_temperature_K``, mS/cm."""
+        estimate = self.sigma_at(self.extrapolation_temperature_K)
+        return None if estimate is None else estimate.value
+
+    @property
+    def sigma_extrapolated_mS_per_cm_ci95(self) -> tuple[float, float] | None:
+        estimate = self.sigma_at(self.extrapolation_temperature_K)
+        return None if estimate is None else estimate.ci95
+
+    @property
+    def sigma_1000K_mS_per_cm(self) -> float | None:
+        estimate = self.sigma_at(1000.0)
+        return None if estimate is None else estimate.value
+
+    @property
+    def sigma_1000K_mS_per_cm_ci95(self) -> tuple[float, float] | None:
+        estimate = self.sigma_at(1000.0)
+        return None if estimate is None else estimate.ci95
+
+    @property
+    def gnome_threshold_mS_per_cm(self) -> float:
+        return GNOME_THRESHOLD_MS_PER_CM
 
     @property
     def gnome_superionic_1000K(self) -> bool | None:
-        """GNoME's classification: σ(1000 K) > 10^1.18 mS/cm; σ(1000 K) from the Arrhenius fit when there is
-        one, else from a run at 1000 K (None when neither exists)."""
-        value = self._sigma_at(1000.0)
-        return None if value is None else bool(value[0] > GNOME_THRESHOLD_MS_PER_CM)
+        """GNoME's classification: σ(1000 K) > 10^1.18 mS/cm (None when σ(1000 K) is not known)."""
+        sigma = self.sigma_1000K_mS_per_cm
+        return None if sigma is None else bool(sigma > GNOME_THRESHOLD_MS_PER_CM)
+
+    _JSON = (
+        "species", "temperatures_K", "Ea_eV", "Ea_eV_ci95", "D0_cm2_per_s", "D0_cm2_per_s_ci95",
+        "arrhenius_birge_ratio", "sigma_300K_mS_per_cm", "sigma_300K_mS_per_cm_ci95",
+        "extrapolation_temperature_K", "sigma_extrapolated_mS_per_cm", "sigma_extrapolated_mS_per_cm_ci95",
+        "sigma_1000K_mS_per_cm", "sigma_1000K_mS_per_cm_ci95", "gnome_threshold_mS_per_cm",
+        "gnome_superionic_1000K", "D_tracer_300K_cm2_per_s", "D_tracer_300K_cm2_per_s_ci95", "warnings",
+    )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready report (``json.dumps`` works on it; infinities become None)."""
-        arr = self.arrhenius
-        s300 = self._sigma_at(300.0)
-        s1000 = self._sigma_at(1000.0)
-        sx = self._sigma_at(self.extrapolation_temperature_K)
-        out: dict[str, Any] = {
-            "schema": SCHEMA,
-            "species": self.species,
-            "temperature_K": [r.temperature_K for r in self.results],
-            "results": [r.to_dict() for r in self.results],
-            "Ea_eV": None if arr is None else arr.Ea_eV,
-            "Ea_eV_ci95": None if arr is None else _pair(arr.Ea_eV_ci95),
-            "D0_cm2_per_s": None if arr is None else float(np.exp(arr.ln_D0_cm2_per_s)),
-            "D0_cm2_per_s_ci95": None if arr is None else _pair(arr.D0_cm2_per_s_ci95),
-            "arrhenius_birge_ratio": None if arr is None else arr.birge_ratio,
-            "sigma_300K_mS_per_cm": None if s300 is None else s300[0],
-            "sigma_300K_mS_per_cm_ci95": None if s300 is None else _pair(s300[1]),
-            "extrapolation_temperature_K": self.extrapolation_temperature_K,
-            "sigma_extrapolated_mS_per_cm": None if sx is None else sx[0],
-            "sigma_extrapolated_mS_per_cm_ci95": None if sx is None else _pair(sx[1]),
-            "sigma_1000K_mS_per_cm": None if s1000 is None else s1000[0],
-            "sigma_1000K_mS_per_cm_ci95": None if s1000 is None else _pair(s1000[1]),
-            "gnome_superionic_1000K": None if s1000 is None else bool(s1000[0] > GNOME_THRESHOLD_MS_PER_CM),
-            "warnings": list(self.warnings),
-        }
-        if arr is not None:
-            d300, d300_ci = arr.D_at(300.0)
-            out["D_tracer_300K_cm2_per_s"] = d300
-            out["D_tracer_300K_cm2_per_s_ci95"] = _pair(d300_ci)
-        return _json_clean(out)
+        """JSON-ready report (strict JSON: non-finite numbers become None)."""
+        return json_safe(
+            {"schema": SCHEMA, **{name: getattr(self, name) for name in self._JSON},
+             "results": [r.to_dict() for r in self.results]}
+        )  # fmt: skip

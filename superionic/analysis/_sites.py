@@ -16,7 +16,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from superionic.analysis._frames import framework_mean, mean_cell_A
-from superionic.analysis._trajectory import Trajectory
+from superionic.trajectory import Trajectory
 
 #: The 27 lattice translations that contain the minimum image in any cell that is not extremely skewed.
 _IMAGES = np.array(list(product((-1, 0, 1), repeat=3)), dtype=np.float64)  # [27, 3]

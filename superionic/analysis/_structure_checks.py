@@ -12,7 +12,7 @@ import vesin
 from ase.data import chemical_symbols
 
 from superionic.analysis._frames import frame_interval_ps
-from superionic.analysis._trajectory import Trajectory
+from superionic.trajectory import Trajectory
 
 #: Wendt & Abraham (Phys. Rev. Lett. 41, 1244 (1978)): g(r_first min) / g(r_first max) rises above ~0.14 when a
 #: solid becomes liquid or glassy; a crystal's framework stays well below it.
@@ -203,7 +203,7 @@ def self_van_hove(
 ) -> SelfVanHove:
     """4πr² G_s(r, t) of the mobile ions from unwrapped positions, all time origins (lags beyond half the run
     are skipped: too few independent origins)."""
-    from superionic.analysis._unwrap import remove_framework_drift
+    from superionic.analysis._frames import remove_framework_drift
 
     dt = frame_interval_ps(traj)
     positions = remove_framework_drift(traj.positions_A, traj.atomic_numbers, mobile_z)[

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from superionic.cli._common import EXIT_OK, fail
+from superionic.cli import _common as common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,34 +16,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     importer.add_argument("--output", help="write the checkpoint here instead of the user cache")
     info = sub.add_parser("info", help="configuration and provenance of a potential")
     info.add_argument("potential", help="registered name or checkpoint path (.npz)")
+    for command in (importer, info):
+        common.add_debug(command)
 
 
 def run(args: argparse.Namespace) -> int:
-    from superionic.potentials import REGISTRY, available, read_metadata
-
     prog = f"superionic potentials {args.potentials_command}"
+    return common.run_command(prog, getattr(args, "debug", False), lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from superionic.potentials import REGISTRY, available, import_potential, read_metadata
+    from superionic.potentials.registry import resolve
+
     if args.potentials_command == "list":
         for name, present in available().items():
             entry = REGISTRY[name]
-            status = str(entry.path) if present else "not available: " + entry.how_to_get.format(name=name)
+            status = str(entry.path) if present else "not available: " + entry.how_to_get
             print(f"{name:24s} {entry.description}\n{'':24s} {status}")
-        return EXIT_OK
-    if args.potentials_command == "import":
-        from superionic.potentials.sevennet import TeacherMissingError, import_sevennet
-
-        try:
-            path = import_sevennet(args.name, args.output)
-        except (TeacherMissingError, NotImplementedError, ValueError) as err:
-            return fail(prog, str(err))
-        print(f"imported {args.name} -> {path}")
-        return EXIT_OK
-    from superionic.potentials.registry import resolve
-
-    target = args.potential
-    try:
+    elif args.potentials_command == "import":
+        print(f"imported {args.name} -> {import_potential(args.name, args.output)}")
+    else:
+        target = args.potential
         path = target if target.endswith(".npz") else resolve(target).path
-        meta = read_metadata(path)
-    except (ValueError, FileNotFoundError) as err:
-        return fail(prog, str(err))
-    print(json.dumps({"path": str(path), **meta}, indent=2))
-    return EXIT_OK
+        print(json.dumps({"path": str(path), **read_metadata(path)}, indent=2))
+    return common.EXIT_OK

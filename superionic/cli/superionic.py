@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from superionic import __version__
 from superionic.cli import label, md, potentials, train
-from superionic.cli._common import not_implemented
+from superionic.cli._common import EXIT_USAGE, Parser, not_implemented, parse_args
 
 SUBCOMMANDS = {
     "md": "run molecular dynamics from a structure file and write H5MD trajectories",
@@ -22,7 +22,7 @@ IMPLEMENTED = {"md": md, "potentials": potentials, "train": train, "label": labe
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="superionic", description=__doc__)
+    parser = Parser(prog="superionic", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in SUBCOMMANDS.items():
@@ -34,10 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
+    if isinstance(args, int):  # --help, --version, or a one-line usage error already printed
+        return args
     if args.command is None:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     if args.command in IMPLEMENTED:
         return IMPLEMENTED[args.command].run(args)
     return not_implemented(f"superionic {args.command}")

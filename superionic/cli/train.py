@@ -27,17 +27,23 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from superionic.cli._common import EXIT_OK, fail
+from superionic.cli import _common as common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="training configuration (.toml or .json)")
-    parser.add_argument("--committee", type=int, default=1, help="train N members with seeds seed..seed+N-1")
+    parser.add_argument(
+        "--committee",
+        type=common.positive_int,
+        default=1,
+        help="train N members with seeds seed..seed+N-1; default: 1",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    common.add_debug(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = common.Parser(
         prog="superionic train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_arguments(parser)
@@ -45,20 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+    args = common.parse_args(build_parser(), argv)
+    return args if isinstance(args, int) else run(args)
 
 
 def run(args: argparse.Namespace) -> int:
-    prog = "superionic train"
-    try:
-        from superionic.training.config import RunConfig
+    return common.run_command("superionic train", args.debug, lambda: _train(args))
 
-        run_config = RunConfig.read(args.config)
-        summary = _run(run_config, args.committee, progress=not args.quiet)
-    except (ValueError, FileNotFoundError) as err:
-        return fail(prog, str(err))
+
+def _train(args: argparse.Namespace) -> int:
+    from superionic.training.config import RunConfig
+
+    run_config = RunConfig.read(args.config)
+    summary = _run(run_config, args.committee, progress=not args.quiet)
     print(json.dumps(summary, indent=1))
-    return EXIT_OK
+    return common.EXIT_OK
 
 
 def _run(run, committee: int, progress: bool) -> dict:
@@ -80,7 +87,6 @@ def _run(run, committee: int, progress: bool) -> dict:
     for k in range(committee):
         config = dataclasses.replace(run.training, seed=run.training.seed + k)
         if run.init_from:
-            import superionic.potentials.sevennet  # noqa: F401  (registers the SevenNet names)
             from superionic.potentials import load
 
             initial = load(run.init_from, dtype=config.dtype)

@@ -1,38 +1,35 @@
 """``superionic.md`` — the JAX-MD engine: structure → supercell → NVE/NVT/NPT (batched temperatures and replicas in
 one compiled program, neighbour-list recovery, restart) → H5MD trajectories that MDAnalysis reads.
 
-Typical use::
+>>> from superionic import md, potentials
+>>> potential = potentials.load("default")                  # or "sevennet-0", or a checkpoint path
+>>> system = md.prepare_system("examples/Li3N.cif", potential.cutoff_A, target_atoms=0)   # skin 1 Å
+>>> system.n_atoms, system.supercell
+(192, (4, 4, 3))
+>>> config = md.MDConfig(temperatures_K=(600.0, 800.0), production_ps=0.2, equilibration_ps=0.0, progress=False)
+>>> result = md.run(system, potential, config)              # add an out_dir to write H5MD files and checkpoints
+>>> [m.n_frames for m in result.members], result.trajectories[1].temperature_K
+([5, 5], 800.0)
 
-    from superionic import md
-    system = md.prepare_system("examples/Li3N.cif", cutoff_A=pot.cutoff, skin_A=1.0, target_atoms=200)
-    config = md.MDConfig(temperatures_K=(600.0, 800.0, 1000.0), production_ps=50.0)
-    result = md.run(system, pot, config, "runs/Li3N")
-    print(result.summary())
-
-Units at this interface: Å, fs/ps, K, GPa, eV, amu, e (see :mod:`superionic.md.units`). The H5MD layout is
-documented in ``docs/h5md_layout.md``.
+Units at this interface: Å, fs/ps, K, GPa, eV, amu, e (:mod:`superionic.units`). Trajectories are
+:class:`superionic.trajectory.Trajectory` objects; the H5MD layout is documented in ``docs/h5md_layout.md``.
 """
 
 from superionic.md.classical import LennardJones
 from superionic.md.config import ENSEMBLES, MDConfig
-from superionic.md.driver import MDInstabilityError, MDResult, MemberSummary, run
-from superionic.md.h5md import Trajectory, read_atoms, read_structures, read_trajectory
-from superionic.md.system import System, box_from_cell, cell_from_box, prepare_system
+from superionic.md.driver import MDPotential, run
+from superionic.md.result import MDInstabilityError, MDResult, MemberSummary
+from superionic.md.system import System, prepare_system
 
 __all__ = [
     "ENSEMBLES",
     "LennardJones",
     "MDConfig",
     "MDInstabilityError",
+    "MDPotential",
     "MDResult",
     "MemberSummary",
     "System",
-    "Trajectory",
-    "box_from_cell",
-    "cell_from_box",
     "prepare_system",
-    "read_atoms",
-    "read_structures",
-    "read_trajectory",
     "run",
 ]

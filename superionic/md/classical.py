@@ -1,5 +1,6 @@
 """Classical pair potentials with the same interface as ``superionic.potentials`` models (for tests, benchmarks and
-as a reference physics check of the engine): ``cutoff``, ``name``, ``species`` and ``jax_md_neighbor_energy``."""
+as a reference physics check of the engine): an :class:`superionic.md.MDPotential` (``cutoff_A``, ``name``,
+``jax_md_neighbor_energy``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax_md import energy, partition, space
 
-from superionic.potentials.jaxmd import cell_from_box, perpendicular_widths
+from superionic.structures import cell_from_box, perpendicular_widths
 
 __all__ = ["LennardJones"]
 

@@ -36,11 +36,11 @@ class MDConfig:
       save_every_fs: interval between written frames (rounded to a whole number of steps).
       chunk_steps: steps per compiled chunk; Python runs only between chunks (I/O, checkpoint, checks). Rounded
         to a whole number of frames.
-      skin_A: neighbour-list skin; the list is rebuilt when an atom moved > skin/2 (or the box strained).
       capacity_multiplier: neighbour-list head-room at allocation (overflow triggers reallocation anyway).
       seed: random seed; member (T, replica r) draws from fold_in(fold_in(seed, round(1000 T)), r), so a member's
         trajectory does not depend on which other members run beside it.
-      precision: "float32" or "float64" (float64 needs ``jax.config.update("jax_enable_x64", True)``).
+      precision: "float32" or "float64" (float64 needs ``jax.config.update("jax_enable_x64", True)``); None (the
+        default): the potential's own dtype.
       write_velocities: also write velocities to the trajectory.
       trajectory_precision: storage precision of positions and velocities in the H5MD files ("float32" or
         "float64"; None: the simulation's ``precision``).
@@ -64,10 +64,9 @@ class MDConfig:
     langevin_friction_per_ps: float = 5.0
     save_every_fs: float = 50.0
     chunk_steps: int = 2000
-    skin_A: float = 1.0
     capacity_multiplier: float = 1.25
     seed: int = 0
-    precision: Literal["float32", "float64"] = "float32"
+    precision: Literal["float32", "float64"] | None = None
     write_velocities: bool = False
     trajectory_precision: Literal["float32", "float64"] | None = None
     max_temperature_factor: float = 5.0
@@ -94,19 +93,23 @@ class MDConfig:
         for key, value in positive.items():
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{key} must be positive, got {value}")
+        # (The command line's flags in brackets: superionic md passes these messages on as they are.)
         if self.timestep_fs > 10.0:
-            raise ValueError(f"timestep_fs={self.timestep_fs} looks like a unit mix-up (fs expected, <= 10)")
+            raise ValueError(
+                f"timestep_fs={self.timestep_fs:g} (--timestep) looks like a unit mix-up: fs expected, <= 10"
+            )
         if self.production_ps < 0 or self.equilibration_ps < 0:
-            raise ValueError("production_ps and equilibration_ps must be >= 0")
+            raise ValueError("production_ps (--time) and equilibration_ps (--equilibration) must be >= 0")
         if self.save_every_fs < self.timestep_fs:
-            raise ValueError(f"save_every_fs={self.save_every_fs} must be >= timestep_fs={self.timestep_fs}")
+            raise ValueError(
+                f"save_every_fs={self.save_every_fs:g} (--save-every) must be >= timestep_fs={self.timestep_fs:g} "
+                "(--timestep)"
+            )
         if self.chunk_steps < 1:
             raise ValueError(f"chunk_steps must be >= 1, got {self.chunk_steps}")
-        if self.skin_A < 0:
-            raise ValueError(f"skin_A must be >= 0, got {self.skin_A}")
         if self.thermostat_chain_length < 1:
             raise ValueError("thermostat_chain_length must be >= 1")
-        if self.precision not in ("float32", "float64"):
+        if self.precision not in (None, "float32", "float64"):
             raise ValueError(f"precision must be 'float32' or 'float64', got {self.precision!r}")
         if self.trajectory_precision not in (None, "float32", "float64"):
             raise ValueError(
@@ -121,10 +124,6 @@ class MDConfig:
     @property
     def frames_per_chunk(self) -> int:
         return max(1, self.chunk_steps // self.save_every_steps)
-
-    @property
-    def steps_per_chunk(self) -> int:
-        return self.frames_per_chunk * self.save_every_steps
 
     @property
     def production_steps(self) -> int:
@@ -152,8 +151,8 @@ class MDConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> MDConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown MDConfig field(s) {unknown}")
-        return cls(**{k: (tuple(v) if k == "temperatures_K" else v) for k, v in d.items()})
+        from superionic.records import dataclass_from_dict
+
+        return dataclass_from_dict(
+            cls, {k: (tuple(v) if k == "temperatures_K" else v) for k, v in d.items()}, "MDConfig"
+        )

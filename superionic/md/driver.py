@@ -1,24 +1,27 @@
 """``run``: the host-side driver. Python runs only between compiled chunks: neighbour-list recovery, instability
-checks, H5MD output, checkpoints, progress.
+checks, output, checkpoints; the progress bar advances from inside a chunk, frame by frame.
 
 Chunk protocol (the guarantee behind "no step lost, no wrong step kept"): every chunk starts from a saved carry;
 if any member's neighbour list overflowed (or its cells became too small for the box) during the chunk, the whole
 chunk is discarded, the lists are reallocated with more room from the chunk's start positions, and the chunk is
 run again. Only then are frames written, flushed, and the checkpoint replaced (atomically).
+
+Two parts: :class:`_Stepper` (the compiled side: integrators, chunk, observables, units) and an output
+(:class:`~superionic.md.output.FileOutput` with checkpoints, or :class:`~superionic.md.output.MemoryOutput`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
 import json
 import math
-import os
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -26,81 +29,28 @@ import numpy as np
 from jax_md import space
 
 import superionic
+from superionic import units
 from superionic.md import neighbors as nl
-from superionic.md import units
 from superionic.md.config import MDConfig
 from superionic.md.engine import Carry, ChunkSpec, make_chunk_fn, make_init_fn, make_observe_fn
 from superionic.md.ensembles import Integrator, make_integrator, shield_energy_fn
-from superionic.md.h5md import H5MDWriter, read_trajectory, write_topology
-from superionic.md.system import System, cell_from_box
-from superionic.potentials.jaxmd import perpendicular_widths
+from superionic.md.output import FileOutput, MemoryOutput
+from superionic.md.result import MDInstabilityError, MDResult, summarise_member
+from superionic.md.system import System
+from superionic.structures import cell_from_box, perpendicular_widths
 
-__all__ = ["MDInstabilityError", "MDResult", "MemberSummary", "run"]
-
-CHECKPOINT_VERSION = 2  # 2: neighbour capacity holds the packed table's width and the periodic images
-# MDConfig fields that may change between a run and its restart (they do not change the trajectory).
-_RESTART_MUTABLE = {"production_ps", "progress", "chunk_steps"}
+__all__ = ["MDPotential", "run"]
 
 
-class MDInstabilityError(RuntimeError):
-    """The dynamics became non-finite or exploded; frames before the failure are kept in the trajectory files."""
+class MDPotential(Protocol):
+    """What ``run`` needs of a potential: a name, a cutoff and a jax-md ``(neighbor_fn, energy_fn)`` binding for
+    fractional coordinates in ``box`` (columns = lattice vectors). :class:`superionic.potentials.Potential` and
+    :class:`superionic.md.LennardJones` are ones."""
 
+    name: str
+    cutoff_A: float
 
-@dataclasses.dataclass(frozen=True)
-class MemberSummary:
-    """One member (temperature, replica) of a run, as read back from its trajectory."""
-
-    temperature_K: float
-    replica: int
-    trajectory: Path
-    topology: Path
-    n_frames: int
-    mean_temperature_K: float
-    std_temperature_K: float
-    conserved_drift_eV_per_atom_per_ps: float
-    mean_pressure_GPa: float
-    mean_volume_A3: float
-
-
-@dataclasses.dataclass(frozen=True)
-class MDResult:
-    members: tuple[MemberSummary, ...]
-    checkpoint: Path
-    n_atoms: int
-    wall_s: float
-    steps_run: int
-    ns_per_day: float  # simulated time per member per day of wall time (this call, compilation included)
-    atom_steps_per_s: float  # members x atoms x steps per second (this call)
-    neighbor_reallocations: int = 0  # chunks redone after a neighbour-list overflow (this call)
-    chunk_timings: tuple[tuple[int, float], ...] = ()  # (steps, wall seconds incl. I/O) per chunk (this call)
-
-    @property
-    def steady_atom_steps_per_s(self) -> float:
-        """Throughput without compilation: chunks after the first of each compiled program."""
-        timed = self.chunk_timings[1:] if len(self.chunk_timings) > 1 else self.chunk_timings
-        steps, wall = sum(t[0] for t in timed), sum(t[1] for t in timed)
-        return self.n_members * self.n_atoms * steps / wall if wall > 0 else float("nan")
-
-    @property
-    def n_members(self) -> int:
-        return len(self.members)
-
-    @property
-    def trajectories(self) -> list[Path]:
-        return [m.trajectory for m in self.members]
-
-    def summary(self) -> str:
-        lines = ["  T_target  replica  frames   <T>/K    sd(T)/K  drift/(meV/atom/ps)  <P>/GPa"]
-        for m in self.members:
-            lines.append(
-                f"  {m.temperature_K:8.1f}  {m.replica:7d}  {m.n_frames:6d}  {m.mean_temperature_K:8.2f}  "
-                f"{m.std_temperature_K:8.2f}  {1e3 * m.conserved_drift_eV_per_atom_per_ps:19.3e}  "
-                f"{m.mean_pressure_GPa:7.3f}"
-            )
-        lines.append(
-            f"  {self.n_atoms} atoms, {self.ns_per_day:.3g} ns/day, {self.atom_steps_per_s:.3g} atom-steps/s"
-        )
-        return "\n".join(lines)
+    def jax_md_neighbor_energy(self, box, atomic_numbers, *, skin_A: float, capacity_multiplier: float): ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,18 +63,18 @@ class _Bound:
 
 
 def _bind_potential(potential, box, system: System, config: MDConfig) -> _Bound:
-    """A potential (``jax_md_neighbor_energy``, ``cutoff_A``, ``name``) or a jax-md ``(neighbor_fn, energy_fn)``
-    pair built for ``space.periodic_general(box, fractional_coordinates=True)`` with ``dr_threshold = skin_A``."""
+    """An :class:`MDPotential` or a jax-md ``(neighbor_fn, energy_fn)`` pair built for
+    ``space.periodic_general(box, fractional_coordinates=True)`` with ``dr_threshold = system.skin_A``."""
     if hasattr(potential, "jax_md_neighbor_energy"):
         neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(
             box,
             jnp.asarray(system.numbers),
-            skin_A=config.skin_A,
+            skin_A=system.skin_A,
             capacity_multiplier=config.capacity_multiplier,
         )
         fingerprint = getattr(potential, "fingerprint", None)
         sha = fingerprint() if callable(fingerprint) else ""
-        return _Bound(neighbor_fn, energy_fn, potential.cutoff_A + config.skin_A, potential.name, sha)
+        return _Bound(neighbor_fn, energy_fn, potential.cutoff_A + system.skin_A, potential.name, sha)
     if isinstance(potential, (tuple, list)) and len(potential) == 2:
         neighbor_fn, energy_fn = potential
         half_width = 0.5 * min(perpendicular_widths(system.cell_A))
@@ -133,6 +83,17 @@ def _bind_potential(potential, box, system: System, config: MDConfig) -> _Bound:
         "potential must have a jax_md_neighbor_energy method (superionic.potentials) or be a jax-md "
         f"(neighbor_fn, energy_fn) pair, got {type(potential).__name__}"
     )
+
+
+def _precision(potential, config: MDConfig) -> tuple[Any, str]:
+    """The run's precision: ``config.precision`` if set (the potential is cast to it), else the potential's own
+    dtype (float32 for potentials without one)."""
+    own = getattr(potential, "dtype", None)
+    own = None if own is None else str(np.dtype(own))
+    precision = config.precision or own or "float32"
+    if own is not None and own != precision:
+        potential = potential.astype(precision)  # asked for explicitly: never a silent cast
+    return potential, precision
 
 
 def _dtype(precision: str):
@@ -165,54 +126,16 @@ def _maxwell_boltzmann(keys, masses, kT, dtype) -> jax.Array:
     return jax.vmap(one)(keys, kT)
 
 
-def _file_stem(system: System, temperature_K: float, replica: int) -> str:
-    return f"{system.name}_T{temperature_K:g}K_r{replica}"
-
-
-def _fingerprint(system: System) -> str:
-    h = hashlib.sha256()
-    for a in (system.numbers.astype(np.int64), np.round(system.fractional, 8), np.round(system.cell_A, 8)):
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Checkpoints: the carry's leaves + what is needed to rebuild its static structure.
-
-
-def _save_checkpoint(path: Path, carry: Carry, boxes, meta: dict) -> None:
-    leaves = jax.tree_util.tree_leaves(carry)
-    arrays = {f"leaf_{i}": np.asarray(x) for i, x in enumerate(leaves)}
-    arrays["positions"] = np.asarray(carry.state.position)
-    arrays["boxes"] = np.asarray(boxes)
-    tmp = path.with_suffix(".tmp.npz")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
-        arrays = {k: z[k] for k in z.files if k != "meta"}
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(
-            f"checkpoint {path} has version {meta.get('version')}, expected {CHECKPOINT_VERSION}"
-        )
-    return meta, arrays
-
-
 # --------------------------------------------------------------------------------------------------------------
 
 
-class _Run:
-    """Everything one ``run`` call needs, bound once (private; ``run`` is the interface)."""
+class _Stepper:
+    """The compiled side of one ``run`` call, bound once: integrators, chunk, observables, unit conversion."""
 
-    def __init__(self, system: System, potential, config: MDConfig, out_dir: Path):
-        self.system, self.config, self.out_dir = system, config, out_dir
-        self.dtype = _dtype(config.precision)
+    def __init__(self, system: System, potential, config: MDConfig, precision: str, on_frame=None):
+        self.system, self.config, self.precision = system, config, precision
+        self.on_frame = on_frame  # called from inside a chunk after each frame (progress)
+        self.dtype = _dtype(precision)
         self.box = jnp.asarray(system.box, self.dtype)
         _, shift_fn = space.periodic_general(self.box, fractional_coordinates=True)
         self.bound = _bind_potential(potential, self.box, system, config)
@@ -255,9 +178,6 @@ class _Run:
         save = config.save_every_steps
         self.eq_steps = math.ceil(config.equilibration_steps / save) * save
         self.prod_steps = config.production_steps
-        self.paths = [out_dir / (_file_stem(system, t, r) + ".h5md") for _, t, r in members]
-        self.topologies = [p.with_suffix(".pdb") for p in self.paths]
-        self.checkpoint = out_dir / f"{system.name}.checkpoint.npz"
         self._compiled: dict[str, Any] = {}
         self.reallocations = 0
         self.chunk_timings: list[tuple[int, float]] = []
@@ -292,8 +212,9 @@ class _Run:
                 self.neighbor_fn,
                 self.observe_fn(phase),
                 spec,
-                skin_A=c.skin_A,
+                skin_A=self.system.skin_A,
                 reach_A=self.bound.reach_A,
+                on_frame=self.on_frame,
             )
         return self._compiled[key]
 
@@ -345,6 +266,7 @@ class _Run:
         return out
 
     def parameters(self, temperature_K: float, replica: int) -> dict:
+        """What a member's trajectory records as ``/parameters`` (docs/h5md_layout.md)."""
         c = self.config
         p = {
             "temperature_K": float(temperature_K),
@@ -360,6 +282,8 @@ class _Run:
             "n_atoms": int(self.n_atoms),
             "system_name": self.system.name,
             "supercell": np.array(self.system.supercell, dtype=np.int64),
+            "skin_A": float(self.system.skin_A),
+            "precision": self.precision,
             "config_json": json.dumps(c.to_dict()),
         }
         if c.ensemble == "npt_nose_hoover":
@@ -371,26 +295,116 @@ class _Run:
         return p
 
 
+class _Progress:
+    """One tqdm bar per phase (equilibration, production), advanced frame by frame from inside the compiled chunk.
+    A bar appears at its phase's first frame, after the compilation, so its rate and ETA are the run's own."""
+
+    def __init__(self, timestep_fs: float, save_every: int, enabled: bool):
+        self.timestep_fs, self.save_every, self.enabled = timestep_fs, save_every, enabled
+        self.bar, self.phase, self.total, self.done, self._chunk_start = None, "", 0, 0, 0
+        self._t0: tuple[float, int] | None = None
+
+    def start_phase(self, phase: str, total: int, done: int) -> None:
+        self.close()
+        self.phase, self.total, self.done, self._chunk_start = phase, total, done, done
+        if self.enabled and total > done:
+            print(f"{phase}: compiling the MD program ...", flush=True)
+
+    def on_frame(self, frame, n_active) -> None:  # runs on the host, called by jax.debug.callback
+        if not self.enabled or int(frame) >= int(n_active):
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total,
+                initial=self.done,
+                unit="step",
+                desc=self.phase,
+                dynamic_ncols=True,
+                smoothing=0.3,
+            )
+            self._t0 = (time.perf_counter(), self.done)
+        self.done += self.save_every
+        self.bar.update(self.save_every)
+
+    def chunk_started(self, step: int) -> None:
+        self._chunk_start = step
+
+    def chunk_redone(self) -> None:
+        """A discarded chunk's frames do not count."""
+        self.done = self._chunk_start
+        if self.bar is not None:
+            self.bar.n = self.done
+            self.bar.refresh()
+
+    def chunk_done(self, step: int) -> None:
+        self.done = step
+        if self.bar is None or self._t0 is None:
+            return
+        self.bar.n = step
+        t0, n0 = self._t0
+        elapsed = time.perf_counter() - t0
+        ns_day = (step - n0) * self.timestep_fs * 1e-6 / elapsed * 86400.0 if elapsed > 0 else 0.0
+        self.bar.set_postfix_str(f"{step * self.timestep_fs / 1000:.2f} ps, {ns_day:.3g} ns/day")
+
+    def write(self, message: str) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            tqdm.write(message)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self._t0 = None, None
+
+
+@contextlib.contextmanager
+def _float32_sums_allowed():
+    """jax-md's ``high_precision_sum`` (kinetic energy, thermostat) asks for float64, which JAX truncates to float32
+    with a UserWarning when x64 is off: that is the run's chosen precision, not something the user can act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"Explicitly requested dtype float64 requested in", category=UserWarning
+        )
+        yield
+
+
 def run(
     system: System,
     potential,
     config: MDConfig,
-    out_dir: str | Path,
+    out_dir: str | Path | None = None,
     *,
     restart: bool = False,
     overwrite: bool = False,
 ) -> MDResult:
-    """Run MD for every member (temperature x replica) of ``config`` in one compiled program; write one H5MD file
-    (plus a PDB topology) per member into ``out_dir`` and a checkpoint after every chunk.
+    """Run MD for every member (temperature x replica) of ``config`` in one compiled program.
+
+    With ``out_dir``, one H5MD file (plus a PDB topology) per member and a checkpoint after every chunk are
+    written there; without it, the trajectories are kept in memory (``result.trajectories``) and nothing is
+    written.
+
+    >>> from ase.build import bulk
+    >>> from superionic import md
+    >>> lj = md.LennardJones()                                  # argon-like, sigma 3.405 Å, cutoff 8.5 Å
+    >>> system = md.prepare_system(bulk("Ar", "fcc", a=5.26, cubic=True), lj.cutoff_A, charges_e={"Ar": 0})
+    >>> config = md.MDConfig(temperatures_K=(40.0,), production_ps=0.5, equilibration_ps=0.1, progress=False)
+    >>> result = md.run(system, lj, config)                     # in memory
+    >>> traj = result.trajectories[0]
+    >>> traj.positions_A.shape, traj.frame_interval_ps          # 0.5 ps at one frame per 50 fs
+    ((11, 256, 3), 0.05)
+    >>> bool(20.0 < traj.observables["temperature"][1:].mean() < 60.0)
+    True
 
     Args:
-      system: from :func:`superionic.md.prepare_system`.
-      potential: a ``superionic.potentials`` potential (``cutoff``, ``jax_md_neighbor_energy``), an object with the
-        same interface (e.g. :class:`superionic.md.LennardJones`), or a jax-md ``(neighbor_fn, energy_fn)`` pair
-        built on ``space.periodic_general(system.box, fractional_coordinates=True)`` with ``dr_threshold =
-        config.skin_A``.
-      config: :class:`MDConfig`.
-      out_dir: output directory (created).
+      system: from :func:`superionic.md.prepare_system` (it fixes the neighbour-list skin).
+      potential: an :class:`MDPotential` (a ``superionic.potentials`` potential, :class:`superionic.md.LennardJones`)
+        or a jax-md ``(neighbor_fn, energy_fn)`` pair built on ``space.periodic_general(system.box,
+        fractional_coordinates=True)`` with ``dr_threshold = system.skin_A``.
+      config: :class:`MDConfig`; its ``precision`` defaults to the potential's dtype.
+      out_dir: output folder (created); None keeps everything in memory.
       restart: continue from ``out_dir``'s checkpoint (appending to the same files; the result equals an
         uninterrupted run). Without a checkpoint the run starts from scratch.
       overwrite: replace existing output files of a fresh run (otherwise existing files are an error).
@@ -398,15 +412,34 @@ def run(
     Raises:
       MDInstabilityError: a member's temperature became non-finite or exploded (frames before it are kept).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    r = _Run(system, potential, config, out_dir)
+    with _float32_sums_allowed():
+        return _run(system, potential, config, out_dir, restart, overwrite)
+
+
+def _run(system: System, potential, config: MDConfig, out_dir, restart: bool, overwrite: bool) -> MDResult:
+    potential, precision = _precision(potential, config)
+    progress = _Progress(config.timestep_fs, config.save_every_steps, config.progress)
+    r = _Stepper(system, potential, config, precision, on_frame=progress.on_frame)
+    parameters = [r.parameters(t, rep) for _, t, rep in config.members]
+    output = (
+        MemoryOutput(system, config.members, parameters)
+        if out_dir is None
+        else FileOutput(
+            Path(out_dir),
+            system,
+            config.members,
+            parameters,
+            config.write_velocities,
+            position_dtype=config.trajectory_precision or precision,
+        )
+    )
+    output.start(restart, overwrite)
     wall0 = time.perf_counter()
 
-    resume = restart and r.checkpoint.exists()
-    if resume:
-        meta, arrays = _load_checkpoint(r.checkpoint)
-        _check_compatible(meta, r, config)
+    checkpoint = output.load_checkpoint()
+    if checkpoint is not None:
+        meta, arrays = checkpoint
+        FileOutput.check_compatible(meta, config.to_dict())
         phase, step_done, frames_written = meta["phase"], meta["step"], meta["frames_written"]
         capacity = nl.Capacity.from_list(meta["capacity"])
         positions = jnp.asarray(arrays["positions"], r.dtype)
@@ -416,35 +449,24 @@ def run(
         saved = [arrays[f"leaf_{i}"] for i in range(len(leaves))]
         if any(np.shape(a) != np.shape(b) for a, b in zip(saved, leaves, strict=True)):
             raise ValueError(
-                f"checkpoint {r.checkpoint} does not match this system/config (array shapes differ)"
+                f"checkpoint in {out_dir} does not match this system/config (array shapes differ)"
             )
         carry = jax.tree_util.tree_unflatten(
             treedef, [jnp.asarray(a, b.dtype) for a, b in zip(saved, leaves, strict=True)]
         )
-        writers = None
-        if phase == "production":
-            writers = _open_writers(r, resume_frames=frames_written)
+        opened = phase == "production"
+        if opened:
+            output.open(resume_frames=frames_written)
     else:
-        existing = [p for p in [*r.paths, *r.topologies, r.checkpoint] if p.exists()]
-        if existing and not overwrite:
-            raise FileExistsError(
-                f"{existing[0]} exists: continue that run with restart=True (--restart) or replace it with "
-                "overwrite=True (--overwrite)"
-            )
-        for p in existing:
-            p.unlink()
         momenta = _maxwell_boltzmann(jnp.asarray(r.keys), r.masses, r.kT, r.dtype)
         phase = "equilibration" if r.eq_steps > 0 else "production"
         carry = r.init_carry(phase, r.positions0, momenta, r.boxes0)
-        step_done, frames_written, writers = 0, 0, None
+        step_done, frames_written, opened = 0, 0, False
 
-    total = r.eq_steps + r.prod_steps
-    done = (r.eq_steps + step_done) if phase == "production" else step_done
-    bar = _progress(config, total, done)
     steps_run = 0
     try:
         if phase == "equilibration":
-            carry, n = _run_phase(r, "equilibration", carry, step_done, r.eq_steps, None, 0, bar)
+            carry, n = _run_phase(r, "equilibration", carry, step_done, r.eq_steps, output, 0, progress)
             steps_run += n
             # Production starts from the equilibrated positions, momenta (and box), with fresh thermostat variables.
             boxes = r.boxes("equilibration", carry)
@@ -453,106 +475,90 @@ def run(
             capacity = nl.capacity_of(carry.nbrs)
             carry = r.init_carry("production", carry.state.position, carry.state.momentum, boxes, capacity)
             phase, step_done, frames_written = "production", 0, 0
-        if writers is None:
-            writers = _open_writers(r, resume_frames=None)
+        if not opened:
+            output.open(resume_frames=None)
+            opened = True
             first = jax.tree_util.tree_map(lambda x: x[None], r.observe_fn("production")(carry, r.kT))
-            per_member = r.to_file_units(first, np.array([0]))
-            for w, frame, top in zip(writers, per_member, r.topologies, strict=True):
-                w.append(**frame)
-                w.flush()
-                write_topology(top, system.numbers, frame["positions_A"][0], frame["cell_A"][0])
+            output.append(r.to_file_units(first, np.array([0])))
             frames_written = 1
-            _checkpoint(r, carry, "production", 0, frames_written)
-        carry, n = _run_phase(r, "production", carry, step_done, r.prod_steps, writers, frames_written, bar)
+            _checkpoint(r, output, carry, "production", 0, frames_written)
+        carry, n = _run_phase(
+            r, "production", carry, step_done, r.prod_steps, output, frames_written, progress
+        )
         steps_run += n
     finally:
-        if bar is not None:
-            bar.close()
-        for w in writers or []:
-            w.close()
+        progress.close()
+        output.close()
 
     wall = time.perf_counter() - wall0
-    result = _summarise(r, wall, steps_run)
+    trajectories = output.trajectories()
+    members = tuple(
+        summarise_member(traj, rep, path, top)
+        for traj, (path, top), (_, _, rep) in zip(trajectories, output.paths(), config.members, strict=True)
+    )
+    sim_ns = steps_run * config.timestep_fs * 1e-6
+    result = MDResult(
+        members=members,
+        trajectories=tuple(trajectories),
+        checkpoint=output.checkpoint_path,
+        n_atoms=r.n_atoms,
+        wall_s=wall,
+        steps_run=steps_run,
+        ns_per_day=sim_ns / wall * 86400.0 if wall > 0 else float("nan"),
+        atom_steps_per_s=r.M * r.n_atoms * steps_run / wall if wall > 0 else float("nan"),
+        neighbor_reallocations=r.reallocations,
+        chunk_timings=tuple(r.chunk_timings),
+    )
     if config.progress:
         print(result.summary())
     return result
 
 
-def _open_writers(r: _Run, resume_frames: int | None) -> list[H5MDWriter]:
-    return [
-        H5MDWriter(
-            path,
-            numbers=r.system.numbers,
-            masses_amu=r.system.masses_amu,
-            charges_e=r.system.charges_e,
-            parameters=r.parameters(t, rep),
-            write_velocities=r.config.write_velocities,
-            position_dtype=r.config.trajectory_precision or r.config.precision,
-            resume_frames=resume_frames,
-        )
-        for path, (_, t, rep) in zip(r.paths, r.config.members, strict=True)
-    ]
-
-
-def _check_compatible(meta: dict, r: _Run, config: MDConfig) -> None:
-    if meta["fingerprint"] != _fingerprint(r.system):
-        raise ValueError(f"checkpoint {r.checkpoint} belongs to a different system; use another out_dir")
-    old = meta["config"]
-    new = config.to_dict()
-    differ = sorted(k for k in new if k not in _RESTART_MUTABLE and old.get(k) != new[k])
-    if differ:
-        raise ValueError(
-            f"cannot restart with changed settings {differ} (only {sorted(_RESTART_MUTABLE)} may change); "
-            "start a new run in another out_dir"
-        )
-
-
-def _checkpoint(r: _Run, carry: Carry, phase: str, step: int, frames_written: int) -> None:
+def _checkpoint(r: _Stepper, output, carry: Carry, phase: str, step: int, frames_written: int) -> None:
     meta = {
-        "version": CHECKPOINT_VERSION,
         "phase": phase,
         "step": int(step),
         "frames_written": int(frames_written),
         "capacity": nl.capacity_of(carry.nbrs).to_list(),
         "config": r.config.to_dict(),
-        "fingerprint": _fingerprint(r.system),
-        "superionic_version": superionic.__version__,
     }
-    _save_checkpoint(r.checkpoint, carry, r.boxes(phase, carry), meta)
+    output.checkpoint(carry, r.boxes(phase, carry), meta)
 
 
 def _run_phase(
-    r: _Run,
+    r: _Stepper,
     phase: str,
     carry: Carry,
     step_done: int,
     n_steps: int,
-    writers: Sequence[H5MDWriter] | None,
+    output,
     frames_written: int,
-    bar,
+    progress: _Progress,
 ) -> tuple[Carry, int]:
-    """Advance ``carry`` from ``step_done`` to ``n_steps``; write and checkpoint after each chunk."""
+    """Advance ``carry`` from ``step_done`` to ``n_steps``; output (production) and checkpoint after each chunk."""
     c = r.config
     chunk = r.chunk_fn(phase)
     save = c.save_every_steps
     steps_run = 0
+    progress.start_phase(phase, n_steps, step_done)
     while step_done < n_steps:
         n_active = min(c.frames_per_chunk, math.ceil((n_steps - step_done) / save))
         t_chunk = time.perf_counter()
         start = carry
+        progress.chunk_started(step_done)
         for _attempt in range(20):
             new, frames = chunk(start, r.kT, r.kT_start, r.max_kT, jnp.int32(step_done), jnp.int32(n_active))
             code = int(np.bitwise_or.reduce(np.asarray(new.nbrs.error.code).ravel())) & nl.RECOVERABLE_ERRORS
             if not code:
                 break
+            progress.chunk_redone()
             boxes = r.boxes(phase, start)
             capacity = nl.grown_capacity(start.nbrs, code, r.n_atoms, boxes=boxes, neighbor_fn=r.neighbor_fn)
             nbrs = nl.allocate_batch(r.neighbor_fn, start.state.position, boxes, min_capacity=capacity)
-            if c.progress:
-                tqdm_write(
-                    f"neighbour list: {nl.describe_error(code)} at step {step_done}..; capacity "
-                    f"{nl.capacity_of(start.nbrs)} -> {nl.capacity_of(nbrs)}, chunk redone"
-                )
+            progress.write(
+                f"neighbour list: {nl.describe_error(code)} at step {step_done}..; capacity "
+                f"{nl.capacity_of(start.nbrs)} -> {nl.capacity_of(nbrs)}, chunk redone"
+            )
             start = dataclasses.replace(start, nbrs=nbrs, ref_box=boxes)
             r.reallocations += 1
         else:
@@ -564,27 +570,23 @@ def _run_phase(
             frames["conserved_energy"]
         ).all(axis=1)
         if (bad_steps >= 0).any() or not finite.all():
-            _fail(r, phase, frames, steps, bad_steps, finite, writers)
-        if writers is not None:
-            for w, member in zip(writers, r.to_file_units(frames, steps), strict=True):
-                w.append(**member)
-                w.flush()
+            _fail(r, phase, frames, steps, bad_steps, finite, output)
+        if phase == "production":  # equilibration frames are not written
+            output.append(r.to_file_units(frames, steps))
             frames_written += n_active
         carry, start = new, None
         step_done += n_active * save
         steps_run += n_active * save
-        _checkpoint(r, carry, phase, step_done, frames_written)
+        _checkpoint(r, output, carry, phase, step_done, frames_written)
         if phase == "production":
             r.chunk_timings.append((n_active * save, time.perf_counter() - t_chunk))
-        if bar is not None:
-            bar.update(n_active * save)
-            ps_done, ps_total = (x * c.timestep_fs / 1000 for x in (step_done, n_steps))
-            bar.set_postfix_str(f"{phase} {ps_done:.2f}/{ps_total:.2f} ps, {_rate(bar, c):.3g} ns/day")
+        progress.chunk_done(step_done)
+    progress.close()
     return carry, steps_run
 
 
-def _fail(r: _Run, phase, frames, steps, bad_steps, finite, writers) -> None:
-    """Write the good frames (production), then raise naming member, temperature and step."""
+def _fail(r: _Stepper, phase, frames, steps, bad_steps, finite, output) -> None:
+    """Output the good frames (production), then raise naming member, temperature and step."""
     first_bad_frame = len(steps)
     for m in range(r.M):
         if bad_steps[m] >= 0:
@@ -592,11 +594,9 @@ def _fail(r: _Run, phase, frames, steps, bad_steps, finite, writers) -> None:
     if not finite.all():
         first_bad_frame = min(first_bad_frame, int(np.argmin(finite)))
     keep = first_bad_frame
-    if writers is not None and keep > 0:
+    if phase == "production" and keep > 0:
         good = jax.tree_util.tree_map(lambda x: x[:keep], frames)
-        for w, member in zip(writers, r.to_file_units(good, steps[:keep]), strict=True):
-            w.append(**member)
-            w.flush()
+        output.append(r.to_file_units(good, steps[:keep]))
     worst = [m for m in range(r.M) if bad_steps[m] >= 0] or list(range(r.M))
     m = worst[0]
     _, t, rep = r.config.members[m]
@@ -606,65 +606,6 @@ def _fail(r: _Run, phase, frames, steps, bad_steps, finite, writers) -> None:
         f"{phase}: member T={t:g} K replica {rep} became unstable at step {step} "
         f"(t = {step * r.config.timestep_fs / 1000:.3f} ps of {phase}; kinetic temperature {t_now:.4g} K, limit "
         f"{units.kT_to_K(float(r.max_kT[m])):.4g} K); "
-        + (f"frames before it are kept in {r.paths[m].name}. " if writers else "no frames were written. ")
-        + "Check the structure and potential, or lower timestep_fs"
-    )
-
-
-def tqdm_write(msg: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(msg)
-
-
-def _progress(config: MDConfig, total: int, done: int):
-    if not config.progress:
-        return None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=done, unit="step", dynamic_ncols=True, smoothing=0.1)
-    bar._superionic_t0 = (time.perf_counter(), done)
-    return bar
-
-
-def _rate(bar, config: MDConfig) -> float:
-    t0, n0 = bar._superionic_t0
-    dt = time.perf_counter() - t0
-    return 0.0 if dt <= 0 else (bar.n - n0) * config.timestep_fs * 1e-6 / dt * 86400.0
-
-
-def _summarise(r: _Run, wall: float, steps_run: int) -> MDResult:
-    members = []
-    for path, top, (_, t, rep) in zip(r.paths, r.topologies, r.config.members, strict=True):
-        traj = read_trajectory(path)
-        obs, time_ps = traj.observables, traj.time_ps
-        drift = float("nan")
-        if len(time_ps) >= 2:
-            drift = float(np.polyfit(time_ps, obs["conserved_energy"], 1)[0]) / r.n_atoms
-        temps = obs["temperature"][1:] if len(time_ps) > 1 else obs["temperature"]
-        members.append(
-            MemberSummary(
-                temperature_K=t,
-                replica=rep,
-                trajectory=path,
-                topology=top,
-                n_frames=len(time_ps),
-                mean_temperature_K=float(np.mean(temps)),
-                std_temperature_K=float(np.std(temps)),
-                conserved_drift_eV_per_atom_per_ps=drift,
-                mean_pressure_GPa=float(np.mean(obs["pressure"])),
-                mean_volume_A3=float(np.mean(obs["volume"])),
-            )
-        )
-    sim_ns = steps_run * r.config.timestep_fs * 1e-6
-    return MDResult(
-        members=tuple(members),
-        checkpoint=r.checkpoint,
-        n_atoms=r.n_atoms,
-        wall_s=wall,
-        steps_run=steps_run,
-        ns_per_day=sim_ns / wall * 86400.0 if wall > 0 else float("nan"),
-        atom_steps_per_s=r.M * r.n_atoms * steps_run / wall if wall > 0 else float("nan"),
-        neighbor_reallocations=r.reallocations,
-        chunk_timings=tuple(r.chunk_timings),
+        + (output.kept(m) if phase == "production" else "no frames were written. ")
+        + "Check the structure and potential, or lower the timestep"
     )

@@ -140,12 +140,14 @@ def make_chunk_fn(
     *,
     skin_A: float,
     reach_A: float,
+    on_frame: Callable[[Any, Any], None] | None = None,
 ):
     """Compile ``chunk(carry, kT[M], kT_start[M], max_kT[M], step0, n_active_frames) -> (carry, frames)``.
 
     Runs ``n_active_frames <= spec.n_frames`` frames of ``spec.save_every`` steps starting at step ``step0``
     (frames beyond ``n_active_frames`` repeat the last state and are discarded by the driver, so one compiled
-    program serves a short last chunk). ``frames`` leaves have shape [n_frames, M, ...].
+    program serves a short last chunk). ``frames`` leaves have shape [n_frames, M, ...]. ``on_frame(i,
+    n_active_frames)`` is called on the host after each frame (progress), from inside the compiled chunk.
     """
     vstep = jax.vmap(integ.step_fn)
     vbox = jax.vmap(integ.box_fn)
@@ -195,6 +197,8 @@ def make_chunk_fn(
                 return one_step(first + j, c, kT, kT_start, max_kT)
 
             carry = lax.fori_loop(0, n_steps, body, carry)
+            if on_frame is not None:
+                jax.debug.callback(on_frame, i, n_active_frames)
             return carry, observe_fn(carry, kT)
 
         return lax.scan(frame_body, carry, jnp.arange(spec.n_frames))

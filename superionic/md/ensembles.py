@@ -20,7 +20,7 @@ from typing import Any
 import jax.numpy as jnp
 from jax_md import quantity, simulate
 
-from superionic.md import units
+from superionic import units
 
 __all__ = ["Integrator", "degrees_of_freedom", "make_integrator", "shield_energy_fn"]
 

@@ -1,4 +1,5 @@
-"""H5MD trajectories exactly as laid out in ``docs/h5md_layout.md`` (writer, and a small reader to ASE/pymatgen).
+"""H5MD trajectories exactly as laid out in ``docs/h5md_layout.md``: the writer (the reader is
+:func:`superionic.trajectory.read_trajectory`).
 
 One file per member (temperature/replica). Frames are appended per chunk and flushed, so a killed run leaves a
 readable file; on restart the file is truncated back to the last checkpointed frame and appended to.
@@ -7,7 +8,6 @@ Files end in ``.h5md`` (MDAnalysis picks its reader from the extension). A topol
 
 from __future__ import annotations
 
-import dataclasses
 import getpass
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +18,7 @@ from ase import Atoms
 
 import superionic
 
-__all__ = ["H5MDWriter", "Trajectory", "read_atoms", "read_structures", "read_trajectory", "write_topology"]
+__all__ = ["OBSERVABLES", "H5MDWriter", "write_topology"]
 
 OBSERVABLES: dict[str, tuple[str, tuple[int, ...]]] = {
     "temperature": ("K", ()),
@@ -195,64 +195,3 @@ def write_topology(
         path, Atoms(numbers=numbers, positions=positions_A, cell=cell_A, pbc=True), format="proteindatabank"
     )
     return path
-
-
-@dataclasses.dataclass(frozen=True)
-class Trajectory:
-    """A whole H5MD trajectory in memory (numpy, units as in the layout document)."""
-
-    positions_A: np.ndarray  # [F, N, 3] unwrapped
-    cell_A: np.ndarray  # [F, 3, 3] rows = lattice vectors
-    time_ps: np.ndarray  # [F]
-    step: np.ndarray  # [F]
-    numbers: np.ndarray  # [N]
-    charges_e: np.ndarray  # [N]
-    masses_amu: np.ndarray  # [N]
-    observables: dict[str, np.ndarray]
-    parameters: dict[str, object]
-    velocities_A_per_ps: np.ndarray | None = None
-
-
-def read_trajectory(path: str | Path) -> Trajectory:
-    with h5py.File(path, "r") as f:
-        part = f["particles/all"]
-        return Trajectory(
-            positions_A=part["position/value"][()],
-            cell_A=part["box/edges/value"][()],
-            time_ps=part["position/time"][()],
-            step=part["position/step"][()],
-            numbers=part["species"][()],
-            charges_e=part["charge"][()],
-            masses_amu=part["mass"][()],
-            observables={k: f["observables"][k]["value"][()] for k in f["observables"]},
-            parameters={
-                k: (v.item() if isinstance(v, np.generic) else v) for k, v in f["parameters"].attrs.items()
-            },
-            velocities_A_per_ps=part["velocity/value"][()] if "velocity" in part else None,
-        )
-
-
-def read_atoms(path: str | Path, index: slice | int = slice(None)) -> list[Atoms]:
-    """Frames as ASE ``Atoms`` (unwrapped positions, cell, charges, masses; ``info`` has step and time_ps;
-    velocities in ASE units when stored)."""
-    from ase import units as ase_units
-
-    traj = read_trajectory(path)
-    frames = range(len(traj.step))[index] if isinstance(index, slice) else [range(len(traj.step))[index]]
-    out = []
-    for i in frames:
-        atoms = Atoms(numbers=traj.numbers, positions=traj.positions_A[i], cell=traj.cell_A[i], pbc=True)
-        atoms.set_masses(traj.masses_amu)
-        atoms.set_initial_charges(traj.charges_e)
-        if traj.velocities_A_per_ps is not None:
-            atoms.set_velocities(traj.velocities_A_per_ps[i] / (1000.0 * ase_units.fs))
-        atoms.info.update(step=int(traj.step[i]), time_ps=float(traj.time_ps[i]))
-        out.append(atoms)
-    return out
-
-
-def read_structures(path: str | Path, index: slice | int = slice(None)) -> list:
-    """Frames as pymatgen ``Structure`` objects (positions unwrapped, so sites may lie outside the cell)."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    return [AseAtomsAdaptor.get_structure(a) for a in read_atoms(path, index)]

@@ -1,20 +1,21 @@
 """E(3)-equivariant NequIP-style potentials in JAX: models, checkpoints, ASE and JAX-MD bindings.
 
->>> from superionic.potentials import load, SuperionicCalculator          # doctest: +SKIP
->>> potential = load("sevennet-0", dtype="float32")                       # doctest: +SKIP
->>> atoms.calc = SuperionicCalculator(potential)                          # doctest: +SKIP
+>>> from ase.build import bulk
+>>> from superionic.potentials import load, SuperionicCalculator
+>>> potential = load("default")                    # or "sevennet-0" (imported from sevenn on first use), a path
+>>> potential.cutoff_A, potential.dtype
+(4.5, dtype('float32'))
+>>> atoms = bulk("OLi2", "fluorite", a=4.61, cubic=True)
+>>> atoms.calc = SuperionicCalculator(potential)
+>>> atoms.get_forces().shape, atoms.get_stress().shape
+((12, 3), (6,))
 """
 
 from superionic.potentials.calculator import SuperionicCalculator
 from superionic.potentials.checkpoint import CheckpointError, load_file, read_metadata, save
 from superionic.potentials.config import NequIPConfig
 from superionic.potentials.graph import GraphBatch, Structure, build_graph_batch, neighbor_pairs
-from superionic.potentials.jaxmd import (
-    box_from_cell,
-    cell_from_box,
-    neighbor_energy_fns,
-    perpendicular_widths,
-)
+from superionic.potentials.jaxmd import neighbor_energy_fns
 from superionic.potentials.nequip import atomic_energies, init_params
 from superionic.potentials.potential import (
     Potential,
@@ -22,7 +23,7 @@ from superionic.potentials.potential import (
     energy_forces_stress,
     structure_energies,
 )
-from superionic.potentials.registry import REGISTRY, available, cache_dir, load, register
+from superionic.potentials.registry import REGISTRY, available, cache_dir, import_potential, load
 
 __all__ = [
     "REGISTRY",
@@ -35,19 +36,16 @@ __all__ = [
     "UnknownElementError",
     "atomic_energies",
     "available",
-    "box_from_cell",
     "build_graph_batch",
     "cache_dir",
-    "cell_from_box",
     "energy_forces_stress",
+    "import_potential",
     "init_params",
     "load",
     "load_file",
     "neighbor_energy_fns",
     "neighbor_pairs",
-    "perpendicular_widths",
     "read_metadata",
-    "register",
     "save",
     "structure_energies",
 ]

@@ -165,8 +165,6 @@ class NequIPConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NequIPConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown NequIPConfig fields {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**dict(data))
+        from superionic.records import dataclass_from_dict
+
+        return dataclass_from_dict(cls, data, "NequIPConfig")

@@ -2,7 +2,7 @@
 
 Conventions: jax-md's ``space.periodic_general`` takes a box whose COLUMNS are the lattice vectors and, with
 ``fractional_coordinates=True``, positions in fractional units; ASE's ``atoms.cell`` has the lattice vectors as
-ROWS. :func:`box_from_cell` / :func:`cell_from_box` are the one place that converts.
+ROWS. :mod:`superionic.structures.cell` is the one place that converts.
 
 The neighbour table (:class:`NeighborTable`) is ours, not ``jax_md.partition``'s, for two reasons:
 
@@ -40,6 +40,7 @@ from jax_md import dataclasses as jdc
 from jax_md import partition, space
 
 from superionic.potentials.nequip import atomic_energies
+from superionic.structures.cell import cell_from_box, perpendicular_widths
 
 if TYPE_CHECKING:
     from superionic.potentials.potential import Potential
@@ -48,24 +49,6 @@ PEC = partition.PartitionErrorCode
 EDGE_OVERFLOW = 1 << 4  # more pairs within the cutoff than the model's edge list or table holds
 # Candidate pairs examined at once while (re)building: bounds the memory of a build on large cells.
 _PAIRS_PER_BLOCK = 1 << 20
-
-
-def box_from_cell(cell: Any) -> jax.Array:
-    """jax-md box (lattice vectors as columns) from an ASE/pymatgen cell (lattice vectors as rows)."""
-    return jnp.asarray(np.asarray(cell)).T
-
-
-def cell_from_box(box: Any) -> np.ndarray:
-    """ASE cell (rows) from a jax-md box (columns); works on stacks of boxes [..., 3, 3]."""
-    return np.swapaxes(np.asarray(box, dtype=np.float64), -1, -2).copy()
-
-
-def perpendicular_widths(cell: Any) -> np.ndarray:
-    """Distances between opposite faces of the cell (Å), for lattice vectors given as rows."""
-    cell = np.asarray(cell, dtype=np.float64)
-    volume = abs(np.linalg.det(cell))
-    cross = [np.cross(cell[1], cell[2]), np.cross(cell[2], cell[0]), np.cross(cell[0], cell[1])]
-    return np.array([volume / np.linalg.norm(c) for c in cross])
 
 
 def image_range(box: Any, reach_A: float) -> tuple[int, int, int]:

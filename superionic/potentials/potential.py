@@ -26,6 +26,10 @@ from superionic.potentials.graph import GraphBatch, Structure, build_graph_batch
 from superionic.potentials.jaxmd import neighbor_energy_fns
 from superionic.potentials.nequip import Params, atomic_energies
 
+# Accuracy a distilled potential must reach against its teacher on held-out compositions before its numbers are
+# trusted (issue 7): force MAE in meV/Å, read from the checkpoint's provenance.
+FORCE_MAE_TARGET_meV_per_A = 30.0
+
 
 class UnknownElementError(ValueError):
     """The structure contains an element the potential was not trained on."""
@@ -183,6 +187,27 @@ class Potential:
     def jax_md_neighbor_energy(self, box, atomic_numbers, **options):
         """``(neighbor_fn, energy_fn)`` for jax-md; see :func:`superionic.potentials.jaxmd.neighbor_energy_fns`."""
         return neighbor_energy_fns(self, box, atomic_numbers, **options)
+
+    def accuracy_warning(self) -> str | None:
+        """A warning when the potential's own recorded held-out metrics miss the accuracy target, else None."""
+        metrics = dict(self.provenance).get("heldout_test_metrics") or {}
+        mae = metrics.get("forces_mae_meV_per_A")
+        if mae is None or mae <= FORCE_MAE_TARGET_meV_per_A:
+            return None
+        return (
+            f"potential '{self.name}' misses its accuracy target (held-out force MAE {mae:.0f} meV/Å vs its "
+            f"teacher, target {FORCE_MAE_TARGET_meV_per_A:.0f}): treat these numbers as a smoke test and use "
+            "--potential sevennet-0 for results"
+        )
+
+    def record(self) -> dict[str, Any]:
+        """What a report records of the potential: name, weights hash, cutoff, provenance."""
+        return {
+            "name": self.name,
+            "sha256": self.fingerprint(),
+            "cutoff_A": self.cutoff_A,
+            "provenance": dict(self.provenance),
+        }
 
     def fingerprint(self) -> str:
         """SHA-256 of the configuration and parameters (float32 bytes), identifying the weights."""

@@ -17,7 +17,6 @@ How weights map (verified against SevenNet's own calculator by the tests):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -31,44 +30,6 @@ from superionic.potentials.checkpoint import save
 from superionic.potentials.config import NequIPConfig
 from superionic.potentials.nequip import layer_plans
 from superionic.potentials.potential import Potential
-from superionic.potentials.registry import RegistryEntry, register, resolve
-
-
-@dataclass(frozen=True)
-class SevenNetModel:
-    """A SevenNet checkpoint bundled in the ``sevenn`` wheel."""
-
-    name: str  # superionic registry name
-    sevenn_name: str  # name sevenn resolves to a checkpoint path
-    description: str
-    modal: str | None = None
-
-
-SEVENNET_MODELS = {
-    m.name: m
-    for m in (
-        SevenNetModel("sevennet-0", "7net-0", "SevenNet-0 (11 Jul 2024), MPtrj, GNoME hyper-parameters"),
-        SevenNetModel("sevennet-0-22may2024", "7net-0_22May2024", "SevenNet-0 (22 May 2024), MPtrj"),
-        SevenNetModel("sevennet-l3i5", "7net-l3i5", "SevenNet-l3i5: l_max 3, 5 layers, polynomial cutoff"),
-    )
-}
-UNSUPPORTED = {
-    "sevennet-mf-0": (
-        "SevenNet-MF-0 is multi-fidelity: its linear layers take a one-hot modality input (a per-modality "
-        "bias on scalar channels) and its shift is modality-wise; superionic's NequIP has no such bias terms yet"
-    ),
-}
-for _model in SEVENNET_MODELS.values():
-    register(
-        RegistryEntry(
-            _model.name,
-            _model.description + " (imported from the sevenn package)",
-            shipped=False,
-            how_to_get="run `superionic potentials import {name}` (needs the teacher extra: "
-            "pip install 'superionic[teacher]')",
-        ),
-        aliases=(_model.sevenn_name.lower(),),
-    )
 
 
 class TeacherMissingError(RuntimeError):
@@ -225,7 +186,10 @@ def convert_sevennet(model, config: dict[str, Any]) -> tuple[NequIPConfig, dict]
     from e3nn.math import normalize2mom
 
     if config.get("use_modality", False):
-        raise NotImplementedError(UNSUPPORTED["sevennet-mf-0"])
+        raise NotImplementedError(
+            "multi-fidelity SevenNet (a per-modality bias on scalar channels) is not supported: superionic's NequIP "
+            "has no such bias terms yet"
+        )
     if config["interaction_type"] != "nequip" or config["self_connection_type"] != "linear":
         raise NotImplementedError("only SevenNet NequIP models with linear self-connection are supported")
     if config.get("readout_as_fcn", False) or config.get("use_bias_in_linear", False):
@@ -306,29 +270,24 @@ def convert_sevennet(model, config: dict[str, Any]) -> tuple[NequIPConfig, dict]
     return our_config, params
 
 
-def sevennet_checkpoint_path(name: str) -> Path:
-    """Path of a bundled SevenNet checkpoint inside the installed ``sevenn`` package."""
+def sevennet_checkpoint_path(sevenn_name: str) -> Path:
+    """Path of a bundled SevenNet checkpoint (e.g. ``"7net-0"``) inside the installed ``sevenn`` package."""
     _require_sevenn()
     from sevenn.util import pretrained_name_to_path
 
-    return Path(pretrained_name_to_path(SEVENNET_MODELS[name].sevenn_name))
+    return Path(pretrained_name_to_path(sevenn_name))
 
 
-def import_sevennet(name: str = "sevennet-0", destination: str | Path | None = None) -> Path:
-    """Convert a SevenNet checkpoint from the installed ``sevenn`` package into a superionic checkpoint.
+def import_sevennet(sevenn_name: str, destination: str | Path, name: str) -> Path:
+    """Convert the SevenNet checkpoint ``sevenn_name`` (e.g. ``"7net-0"``) from the installed ``sevenn`` package
+    into a superionic checkpoint at ``destination``, named ``name``; return the path.
 
-    Writes to the user cache (``load(name)`` finds it) unless ``destination`` is given; returns the path.
+    Use :func:`superionic.potentials.import_potential` with a registry name instead: it knows where to put it.
     """
-    key = name.lower()
-    if key in UNSUPPORTED:
-        raise NotImplementedError(f"{name}: {UNSUPPORTED[key]}")
-    entry = resolve(key)
-    if entry.name not in SEVENNET_MODELS:
-        raise ValueError(f"{name!r} is not a SevenNet model; importable: {', '.join(SEVENNET_MODELS)}")
     _require_sevenn()
     from sevenn.util import model_from_checkpoint
 
-    source = sevennet_checkpoint_path(entry.name)
+    source = sevennet_checkpoint_path(sevenn_name)
     model, config = model_from_checkpoint(str(source))
     model.eval()
     our_config, params = convert_sevennet(model, config)
@@ -340,9 +299,7 @@ def import_sevennet(name: str = "sevennet-0", destination: str | Path | None = N
         "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
         "licence": "MIT (SevenNet); weights converted on this machine, not redistributed",
         "training_data": "MPtrj (Materials Project relaxation trajectories, PBE/PBE+U)",
-        "converted_by": f"superionic.potentials.sevennet.import_sevennet('{entry.name}')",
+        "converted_by": f"superionic.potentials.import_potential('{name}')",
     }
-    potential = Potential(
-        our_config, {k: v for k, v in params.items()}, name=entry.name, provenance=provenance
-    )
-    return save(potential, destination if destination is not None else entry.path)
+    potential = Potential(our_config, dict(params), name=name, provenance=provenance)
+    return save(potential, destination)

@@ -36,15 +36,7 @@ from superionic.training.labelling import (
     label_structures,
     read_labelled,
 )
-from superionic.training.sampling import (
-    md_snapshots,
-    order_structure,
-    rattle,
-    remove_close_contacts,
-    strain,
-    substitute,
-    symmetrize,
-)
+from superionic.training.sampling import md_snapshots, rattle, strain, substitute
 from superionic.training.trainer import TrainResult, evaluate, initial_potential, train
 
 __all__ = [
@@ -67,17 +59,14 @@ __all__ = [
     "label_structures",
     "load_committee",
     "md_snapshots",
-    "order_structure",
     "pack_graphs",
     "plan_batches",
     "rattle",
     "read_labelled",
     "reduced_formula",
-    "remove_close_contacts",
     "strain",
     "structure_graph",
     "substitute",
-    "symmetrize",
     "train",
     "train_committee",
 ]

@@ -67,11 +67,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown training options {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**dict(data))
+        from superionic.records import dataclass_from_dict
+
+        return dataclass_from_dict(cls, data, "training")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from superionic.analysis import Trajectory
-from superionic.analysis._units import KB_EV_PER_K
+from superionic.units import BOLTZMANN_EV_PER_K
 
 A_A = 4.0  # cubic cell edge, Å
 HALF_A = A_A / 2  # unit of the doubled integer coordinates
@@ -48,7 +48,7 @@ class Truth:
 
 
 def per_neighbour_rates(temperature_K: float, attempt_per_ps: float = ATTEMPT_PER_PS) -> dict[str, float]:
-    kt = KB_EV_PER_K * temperature_K
+    kt = BOLTZMANN_EV_PER_K * temperature_K
     return {name: attempt_per_ps * np.exp(-e / kt) for name, e in BARRIERS_EV.items()}
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from superionic.analysis import fit_arrhenius
-from superionic.analysis._units import KB_EV_PER_K
+from superionic.units import BOLTZMANN_EV_PER_K
 
 EA_EV, D0 = 0.25, 3e-3
 TEMPS = np.array([700.0, 800.0, 900.0, 1000.0, 1200.0])
 
 
 def _true_d(temps):
-    return D0 * np.exp(-EA_EV / (KB_EV_PER_K * temps))
+    return D0 * np.exp(-EA_EV / (BOLTZMANN_EV_PER_K * temps))
 
 
 def test_exact_points_give_exact_parameters():

@@ -1,4 +1,4 @@
-"""Nernst–Einstein conversion anchored on pymatgen-analysis-diffusion, charges, Haven-ratio interval."""
+"""Nernst–Einstein conversion anchored on pymatgen-analysis-diffusion, Haven-ratio interval."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pymatgen.analysis.diffusion.analyzer import get_conversion_factor
 from pymatgen.util.testing import MatSciTest
 
 from superionic.analysis import (
-    guess_formal_charges,
     nernst_einstein_factor_mS_per_cm_per_cm2_per_s,
     ratio_interval_fieller,
 )
@@ -35,15 +34,6 @@ def test_charge_msd_conversion_equals_nernst_einstein_for_uncorrelated_ions():
     charge_route = charge_msd_slope_to_sigma_mS_per_cm(volume, temperature) * charge_slope
     assert charge_route == pytest.approx(tracer_route, rel=1e-12)
     assert tracer_route > 0
-
-
-def test_formal_charges_from_oxidation_state_guess():
-    li3ps4 = np.array([3, 3, 3, 15, 16, 16, 16, 16])
-    np.testing.assert_array_equal(guess_formal_charges(li3ps4), [1, 1, 1, 5, -2, -2, -2, -2])
-    # Li3N with one Li vacancy is not charge balanced: Li (single common state) still gets +1
-    li_vacancy = np.array([3] * 23 + [7] * 8)
-    charges = guess_formal_charges(li_vacancy)
-    np.testing.assert_array_equal(charges[:23], 1.0)
 
 
 def test_fieller_interval_for_ratio():

@@ -16,7 +16,7 @@ from superionic.analysis import analyze_mechanism, read_trajectory, sites_from_s
 from superionic.analysis._frames import fractional_unwrapped, mobile_fractional
 from superionic.analysis._jumps import RunJumps, jump_diffusivity, jump_rates, occupancies
 from superionic.analysis._sites import assign_sites
-from superionic.analysis._units import A2_PER_PS_TO_CM2_PER_S
+from superionic.units import A2_PER_PS_TO_CM2_PER_S
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "li3n_vac_1200K.h5md"
 
@@ -86,7 +86,7 @@ def test_reference_cif_sites_give_the_same_jumps_as_discovered_sites(report):
     states = assign_sites(mobile_fractional(traj, 3), from_cif)
     from superionic.analysis import find_jumps
 
-    run = RunJumps(find_jumps(states, 3), states, traj.timestep_ps, 10)
+    run = RunJumps(find_jumps(states, 3), states, traj.frame_interval_ps, 10)
     rates = {r.name: r.n_jumps for r in jump_rates([run], from_cif, 1200.0)}
     assert abs(rates["Li 2c -> Li 2c"] - report.results[0].dominant_jump.n_jumps) <= 4
 
@@ -107,7 +107,7 @@ def test_jump_counts_occupancy_and_rates_match_gemdat_on_the_same_file(report):
         species=species,
         coords=frac - np.floor(frac),
         lattice=lattice,
-        time_step=traj.timestep_ps * 1e-12,
+        time_step=traj.frame_interval_ps * 1e-12,
         metadata={"temperature": 1200.0},
     )
     labels = [sites.type_labels[k] for k in sites.site_types]
@@ -140,11 +140,11 @@ def test_jump_counts_occupancy_and_rates_match_gemdat_on_the_same_file(report):
         dominant.rate_per_ps
         * dominant.exposure_ion_ps
         / (
-            occupancies([RunJumps(find_jumps(states, 3), states, traj.timestep_ps, 10)], sites)[
+            occupancies([RunJumps(find_jumps(states, 3), states, traj.frame_interval_ps, 10)], sites)[
                 1
             ].in_sphere_ions_per_site
             * 16
-            * (traj.n_frames * traj.timestep_ps)
+            * (traj.n_frames * traj.frame_interval_ps)
         )
     )
     print(
@@ -153,7 +153,7 @@ def test_jump_counts_occupancy_and_rates_match_gemdat_on_the_same_file(report):
     assert ours_in_sphere == pytest.approx(gem_rate, rel=0.1)
     gem_d = float(gem.jump_diffusivity(dimensions=3)) * 1e4  # m²/s -> cm²/s
     ours_d = jump_diffusivity(
-        [RunJumps(find_jumps(states, 3), states, traj.timestep_ps, 10)], sites
+        [RunJumps(find_jumps(states, 3), states, traj.frame_interval_ps, 10)], sites
     ).D_A2_per_ps
     assert ours_d * A2_PER_PS_TO_CM2_PER_S == pytest.approx(gem_d, rel=0.1)
 
@@ -164,22 +164,19 @@ def test_conductivity_analyze_mechanism_on_an_h5md_written_by_mdanalysis(tmp_pat
 
     original = read_trajectory(FIXTURE)
     path = tmp_path / "mda_run.h5md"
-    _write_mdanalysis_h5md(path, original.positions_A, original.cells_A, original.timestep_ps)
+    _write_mdanalysis_h5md(path, original.positions_A, original.cells_A, original.frame_interval_ps)
     # MDAnalysis' writer stores no species: without a topology the command fails in one line, writing nothing
     out = tmp_path / "out"
-    assert (
-        main(
-            ["analyze", str(path), "--mechanism", "--temperature", "1200", "--charge", "1", "--out", str(out)]
-        )
-        == 1
-    )
+    flags = ["--temperatures", "1200", "--charges", "Li=1"]
+    assert main(["analyze", str(path), "--mechanism", *flags, "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "topology" in err and not out.exists()
+    assert len(err.splitlines()) == 1 and "--topology" in err and not out.exists()
+    # a topology file named explicitly (MDAnalysis' Universe(topology, trajectory))
+    assert main(["analyze", str(path), *flags, "--topology", str(FIXTURE.with_suffix(".pdb"))]) == 0
+    assert "1200.0" in capsys.readouterr().out
     # with the topology beside it under the same stem (as MDAnalysis users keep them) it works
     shutil.copy(FIXTURE.with_suffix(".pdb"), path.with_suffix(".pdb"))
-    code = main(
-        ["analyze", str(path), "--mechanism", "--temperature", "1200", "--charge", "1", "--out", str(out)]
-    )
+    code = main(["analyze", str(path), "--mechanism", *flags, "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "occupancy Li 2c" in printed and "Li 2c -> Li 2c" in printed
@@ -202,7 +199,7 @@ def test_a_molten_framework_is_flagged_by_its_rdf():
     crystal = read_trajectory(FIXTURE)
     rng = np.random.default_rng(3)
     nitrogen = crystal.atomic_numbers == 7
-    steps = rng.normal(scale=np.sqrt(2 * 0.05 * crystal.timestep_ps), size=(crystal.n_frames - 1, 8, 3))
+    steps = rng.normal(scale=np.sqrt(2 * 0.05 * crystal.frame_interval_ps), size=(crystal.n_frames - 1, 8, 3))
     positions = crystal.positions_A.copy()
     positions[1:, nitrogen] += np.cumsum(steps, axis=0)
     molten = framework_rdf_check(replace(crystal, positions_A=positions), 3)

@@ -11,7 +11,7 @@ import pytest
 from ase import Atoms
 
 from superionic.analysis import analyze, read_trajectory
-from superionic.analysis._units import A2_PER_PS_TO_CM2_PER_S
+from superionic.units import A2_PER_PS_TO_CM2_PER_S
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "li3n_vac_1200K.h5md"
 
@@ -41,11 +41,11 @@ def kinisi_samples(fixture_run) -> np.ndarray:
     analyzer = kinisi_analyze.DiffusionAnalyzer.from_ase(
         _ase_frames(traj),
         specie="Li",
-        time_step=scipp.scalar(traj.timestep_ps * 1000.0, unit="fs"),
+        time_step=scipp.scalar(traj.frame_interval_ps * 1000.0, unit="fs"),
         step_skip=scipp.scalar(1),
         progress=False,
     )
-    start_fs = max(res.tracer.window_ps[0], traj.timestep_ps) * 1000.0
+    start_fs = max(res.tracer.window_ps[0], traj.frame_interval_ps) * 1000.0
     analyzer.diffusion(
         start_dt=scipp.scalar(start_fs, unit="fs"), progress=False, random_state=np.random.RandomState(0)
     )
@@ -83,8 +83,8 @@ def test_agrees_with_pymatgen_diffusion_analyzer(fixture_run, kinisi_samples):
 
     traj, res = fixture_run
     structures = [AseAtomsAdaptor.get_structure(a) for a in _ase_frames(traj)]
-    step_fs = traj.metadata["parameters"]["timestep_fs"]
-    step_skip = round(traj.timestep_ps * 1000.0 / step_fs)
+    step_fs = traj.parameters["timestep_fs"]
+    step_skip = round(traj.frame_interval_ps * 1000.0 / step_fs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pmg = DiffusionAnalyzer.from_structures(structures, "Li", 1200, step_fs, step_skip, smoothed="max")
@@ -110,7 +110,7 @@ def test_a_melting_framework_is_detected():
 
     rng = np.random.default_rng(7)
     nitrogen = crystal.atomic_numbers == 7
-    dt = crystal.timestep_ps
+    dt = crystal.frame_interval_ps
     steps = rng.normal(scale=np.sqrt(2 * 0.5 * dt), size=(crystal.n_frames - 1, int(nitrogen.sum()), 3))
     walk = np.concatenate([np.zeros((1, int(nitrogen.sum()), 3)), np.cumsum(steps, axis=0)])
     positions = crystal.positions_A.copy()

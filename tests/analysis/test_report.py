@@ -15,7 +15,7 @@ from superionic.analysis import (
     plot_arrhenius,
     plot_msd,
 )
-from superionic.analysis._units import A2_PER_PS_TO_CM2_PER_S, KB_EV_PER_K
+from superionic.units import A2_PER_PS_TO_CM2_PER_S, BOLTZMANN_EV_PER_K
 from tests.analysis.analysis_walks import gaussian_walks, synthetic_trajectory
 
 DT_PS = 0.05
@@ -25,7 +25,7 @@ BOX_A = 20.0
 
 
 def _d_true(temperature_K: float) -> float:
-    return D0_A2_PER_PS * np.exp(-EA_EV / (KB_EV_PER_K * temperature_K))
+    return D0_A2_PER_PS * np.exp(-EA_EV / (BOLTZMANN_EV_PER_K * temperature_K))
 
 
 def _arrhenius_trajectories(rng, temperatures, n_li=24, n_frames=1500, replicas=1) -> list[Trajectory]:
@@ -84,9 +84,27 @@ def test_report_is_json_with_an_interval_beside_every_estimate(arrhenius_report)
     for res in out["results"]:
         for key in ["D_tracer_cm2_per_s", "sigma_mS_per_cm", "sigma_charge_mS_per_cm", "haven_ratio"]:
             assert res[key] is not None and f"{key}_ci95" in res
-        assert res["temperature_K"] in out["temperature_K"]
+        assert res["temperature_K"] in out["temperatures_K"]
         assert len(res["fit_window_ps"]) == 2 and res["fit_window_candidates"]
-    assert out["temperature_K"] == [600.0, 800.0, 1000.0, 1200.0]
+    assert out["temperatures_K"] == [600.0, 800.0, 1000.0, 1200.0]
+
+
+def test_python_and_json_use_the_same_names(arrhenius_report):
+    """Every JSON key is an attribute of the result object holding the same value (one name per quantity)."""
+    from superionic.records import json_safe
+
+    out = arrhenius_report.to_dict()
+    for key, value in out.items():
+        if key not in ("schema", "results"):
+            assert json_safe(getattr(arrhenius_report, key)) == value, key
+    for res, res_out in zip(arrhenius_report.results, out["results"], strict=True):
+        for key, value in res_out.items():
+            assert json_safe(getattr(res, key)) == value, key
+    assert isinstance(arrhenius_report.sigma_300K_mS_per_cm, float)  # a number, as in the JSON
+    estimate = arrhenius_report.sigma_at(300.0)
+    assert estimate.value == arrhenius_report.sigma_300K_mS_per_cm
+    assert estimate.ci95[0] < estimate.value < estimate.ci95[1]
+    assert arrhenius_report.Ea_eV == out["Ea_eV"] and arrhenius_report.Ea_eV_ci95[0] < arrhenius_report.Ea_eV
 
 
 def test_correlated_ions_give_haven_ratio_one_half():

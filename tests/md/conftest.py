@@ -51,7 +51,6 @@ def reference_config(**changes) -> md.MDConfig:
         equilibration_ps=0.0,
         save_every_fs=25.0,
         chunk_steps=50,
-        skin_A=SKIN_A,
         thermostat_tau_fs=250.0,
         capacity_multiplier=2.0,  # ample: the reference run never reallocates
         precision="float64",
@@ -70,4 +69,4 @@ def reference_run(argon, lj, tmp_path_factory) -> md.MDResult:
 
 
 def reference_dir(result: md.MDResult) -> Path:
-    return result.trajectories[0].parent
+    return result.paths[0].parent

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase.build import bulk
 
-from superionic import md
-from superionic.md import units
+from superionic import md, units
 
 from .conftest import ARGON_A, CUTOFF_A, SKIN_A, reference_config
 
@@ -22,8 +23,8 @@ NVE_DRIFT_BOUND_EV_PER_ATOM_PER_PS = 1e-6
 def test_nve_conserves_energy(argon, lj, tmp_path):
     config = reference_config(ensemble="nve", temperatures_K=(40.0,), production_ps=2.0, chunk_steps=100)
     result = md.run(argon, lj, config, tmp_path)
-    traj = md.read_trajectory(result.trajectories[0])
-    e, t = traj.observables["conserved_energy"], traj.time_ps
+    traj = result.trajectories[0]
+    e, t = traj.observables["conserved_energy"], traj.times_ps
     pe, ke = traj.observables["potential_energy"], traj.observables["kinetic_energy"]
     n = argon.n_atoms
     # Non-trivial dynamics: kinetic and potential energy exchange ~ 1 meV/atom while their sum stays put.
@@ -53,9 +54,8 @@ def test_nvt_nose_hoover_samples_canonical_temperature(argon, lj, tmp_path):
     result = md.run(argon, lj, config, tmp_path)
     dof = 3 * argon.n_atoms - 3
     per_replica = []
-    for path in result.trajectories:
-        traj = md.read_trajectory(path)
-        keep = traj.time_ps >= 2.0  # the lattice start relaxes first
+    for traj in result.trajectories:
+        keep = traj.times_ps >= 2.0  # the lattice start relaxes first
         per_replica.append(traj.observables["temperature"][keep])
     temps = np.stack(per_replica)
     replica_means = temps.mean(axis=1)
@@ -79,12 +79,10 @@ def test_virial_stress_matches_finite_differences(lj, tmp_path):
     system = md.prepare_system(atoms, CUTOFF_A, SKIN_A, target_atoms=100)
     rng = np.random.default_rng(3)
     frac = np.mod(system.fractional + rng.normal(0, 0.01, system.fractional.shape), 1.0)
-    system = md.System(
-        system.numbers, frac, system.cell_A, system.masses_amu, system.charges_e, system.supercell
-    )
+    system = dataclasses.replace(system, fractional=frac)
     config = reference_config(temperatures_K=(1e-4,), production_ps=0.0, write_velocities=False)
     result = md.run(system, lj, config, tmp_path)
-    traj = md.read_trajectory(result.trajectories[0])
+    traj = result.trajectories[0]
     stress = traj.observables["stress"][0]  # GPa, ASE sign convention
     pressure = traj.observables["pressure"][0]
 
@@ -123,9 +121,7 @@ def test_nvt_langevin_temperature(argon, lj, tmp_path):
         write_velocities=False,
     )
     result = md.run(argon, lj, config, tmp_path)
-    temps = np.concatenate(
-        [md.read_trajectory(p).observables["temperature"][40:] for p in result.trajectories]
-    )
+    temps = np.concatenate([t.observables["temperature"][40:] for t in result.trajectories])
     dof = 3 * argon.n_atoms
     assert abs(temps.mean() - target) < 0.04 * target
     assert 0.6 < temps.var() / (2 * target**2 / dof) < 1.5
@@ -150,12 +146,12 @@ def test_npt_pressure_and_volume_respond(argon, lj, tmp_path):
             write_velocities=False,
         )
         result = md.run(argon, lj, config, tmp_path / f"p{p_target}")
-        traj = md.read_trajectory(result.trajectories[0])
-        keep = traj.time_ps > 3.0
+        traj = result.trajectories[0]
+        keep = traj.times_ps > 3.0
         volumes[p_target] = traj.observables["volume"][keep].mean()
         pressures[p_target] = traj.observables["pressure"][keep].mean()
         assert traj.observables["volume"].std() > 0  # the box moves
-        cells = traj.cell_A[keep]
+        cells = traj.cells_A[keep]
         shape = np.broadcast_to(cells[:1] / cells[0, 0, 0], cells.shape)
         np.testing.assert_allclose(
             cells / cells[:, :1, :1], shape, atol=1e-9

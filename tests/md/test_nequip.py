@@ -65,7 +65,6 @@ def _tiny_config(**changes) -> md.MDConfig:
         equilibration_ps=0.0,
         save_every_fs=10.0,
         chunk_steps=50,
-        skin_A=0.5,
         capacity_multiplier=2.0,
         precision="float64",
         progress=False,
@@ -85,7 +84,7 @@ def test_nve_in_a_cell_narrower_than_the_cutoff_conserves_energy_and_recovers_ov
     tight = md.run(system, potential, _tiny_config(capacity_multiplier=1.0), tmp_path / "tight")
     assert tight.neighbor_reallocations >= 1
     for ours, ref, member in zip(tight.trajectories, ample.trajectories, ample.members, strict=True):
-        a, b = md.read_trajectory(ours), md.read_trajectory(ref)
+        a, b = ours, ref
         np.testing.assert_allclose(a.positions_A, b.positions_A, atol=1e-9)
         ke, e = b.observables["kinetic_energy"], b.observables["conserved_energy"]
         assert np.ptp(ke) / system.n_atoms > 5e-3  # energy does flow between kinetic and potential
@@ -124,12 +123,11 @@ def test_nve_with_nequip_conserves_energy(tmp_path):
         equilibration_ps=0.0,
         save_every_fs=5.0,
         chunk_steps=100,
-        skin_A=0.5,
         precision="float64",
         progress=False,
     )
     result = md.run(system, potential, config, tmp_path)
-    traj = md.read_trajectory(result.trajectories[0])
+    traj = result.trajectories[0]
     n = system.n_atoms
     ke, e = traj.observables["kinetic_energy"], traj.observables["conserved_energy"]
     assert np.ptp(ke) / n > 1e-3  # the model does move the atoms (energy flows between KE and PE)
@@ -143,10 +141,9 @@ def test_nve_with_nequip_conserves_energy(tmp_path):
 def test_nve_with_sevennet0_conserves_energy(tmp_path):
     """NVE of Li3N (192 atoms, 1 fs, 60 fs) with the imported SevenNet-0: a real, trained potential."""
     pytest.importorskip("sevenn")
-    from superionic.potentials import load
-    from superionic.potentials.sevennet import import_sevennet
+    from superionic.potentials import import_potential, load
 
-    potential = load(import_sevennet("sevennet-0", tmp_path / "sevennet-0.npz"))
+    potential = load(import_potential("sevennet-0", tmp_path / "sevennet-0.npz"))
     system = md.prepare_system(_examples() / "Li3N.cif", potential.cutoff_A, 0.5, target_atoms=150)
     config = md.MDConfig(
         ensemble="nve",
@@ -156,11 +153,10 @@ def test_nve_with_sevennet0_conserves_energy(tmp_path):
         equilibration_ps=0.0,
         save_every_fs=5.0,
         chunk_steps=30,
-        skin_A=0.5,
         progress=False,
     )
     result = md.run(system, potential, config, tmp_path / "run")
-    traj = md.read_trajectory(result.trajectories[0])
+    traj = result.trajectories[0]
     n = system.n_atoms
     ke, e = traj.observables["kinetic_energy"], traj.observables["conserved_energy"]
     assert np.ptp(ke) / n > 5e-3  # atoms exchange kinetic and potential energy

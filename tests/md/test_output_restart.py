@@ -3,6 +3,7 @@ recovery, batching, and the instability stop. Most tests compare against the pac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from superionic import md
+from superionic.trajectory import read_trajectory
 
 from .conftest import ARGON_A, CUTOFF_A, SKIN_A, reference_config, reference_dir
 
@@ -24,9 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _assert_same_trajectory(path_a: Path, path_b: Path, atol: float) -> None:
-    a, b = md.read_trajectory(path_a), md.read_trajectory(path_b)
-    np.testing.assert_array_equal(a.step, b.step)
-    np.testing.assert_allclose(a.time_ps, b.time_ps, rtol=0, atol=1e-12)
+    a, b = read_trajectory(path_a), read_trajectory(path_b)
+    np.testing.assert_array_equal(a.steps, b.steps)
+    np.testing.assert_allclose(a.times_ps, b.times_ps, rtol=0, atol=1e-12)
     np.testing.assert_allclose(a.positions_A, b.positions_A, rtol=0, atol=atol)
     np.testing.assert_allclose(a.velocities_A_per_ps, b.velocities_A_per_ps, rtol=0, atol=100 * atol)
     for name in ("temperature", "potential_energy", "conserved_energy", "pressure"):
@@ -34,7 +36,7 @@ def _assert_same_trajectory(path_a: Path, path_b: Path, atol: float) -> None:
 
 
 def test_layout_matches_the_contract(reference_run, argon):
-    path = reference_run.trajectories[1]
+    path = reference_run.paths[1]
     with h5py.File(path, "r") as f:
         assert list(f["h5md"].attrs["version"]) == [1, 1]
         assert f["h5md/creator"].attrs["name"] == "superionic" and "name" in f["h5md/author"].attrs
@@ -81,7 +83,7 @@ def test_layout_matches_the_contract(reference_run, argon):
 
 
 def test_positions_are_unwrapped(reference_run, argon):
-    traj = md.read_trajectory(reference_run.trajectories[1])
+    traj = read_trajectory(reference_run.paths[1])
     step = np.diff(traj.positions_A, axis=0)
     assert np.abs(step).max() < 1.0  # continuous in time (25 fs apart)
     wrapped = np.mod(traj.positions_A @ np.linalg.inv(argon.cell_A), 1.0)
@@ -94,40 +96,40 @@ def test_mdanalysis_reads_identical_positions_box_and_times(reference_run):
 
     for member in reference_run.members:
         u = mda.Universe(str(member.topology), str(member.trajectory))  # the documented one-liner
-        ours = md.read_trajectory(member.trajectory)
-        assert u.trajectory.n_frames == len(ours.step) and len(u.atoms) == ours.positions_A.shape[1]
+        ours = read_trajectory(member.trajectory)
+        assert u.trajectory.n_frames == len(ours.steps) and len(u.atoms) == ours.positions_A.shape[1]
         assert set(u.atoms.elements) == {"Ar"}
         for ts in u.trajectory:
             i = ts.frame
             np.testing.assert_allclose(ts.positions, ours.positions_A[i], atol=2e-5)
-            np.testing.assert_allclose(ts.dimensions, triclinic_box(*ours.cell_A[i]), atol=1e-4)
-            assert ts.time == pytest.approx(ours.time_ps[i])
+            np.testing.assert_allclose(ts.dimensions, triclinic_box(*ours.cells_A[i]), atol=1e-4)
+            assert ts.time == pytest.approx(ours.times_ps[i])
             np.testing.assert_allclose(ts.velocities, ours.velocities_A_per_ps[i], rtol=1e-5, atol=1e-4)
             assert ts.data["temperature"] == pytest.approx(ours.observables["temperature"][i])
 
 
 def test_ase_and_pymatgen_readers(reference_run, argon):
-    path = reference_run.trajectories[0]
-    frames = md.read_atoms(path)
-    traj = md.read_trajectory(path)
-    assert len(frames) == len(traj.step)
+    path = reference_run.paths[0]
+    traj = read_trajectory(path)
+    frames = traj.to_atoms()
+    assert len(frames) == len(traj.steps)
     last = frames[-1]
     np.testing.assert_allclose(last.positions, traj.positions_A[-1])
-    np.testing.assert_allclose(last.cell[:], traj.cell_A[-1])
+    np.testing.assert_allclose(last.cell[:], traj.cells_A[-1])
     assert last.info["time_ps"] == pytest.approx(1.0) and last.info["step"] == 200
     # Velocity units: ASE's temperature (3N degrees of freedom) from our velocities equals ours x (3N-3)/3N.
     n = argon.n_atoms
     expected = traj.observables["temperature"][-1] * (3 * n - 3) / (3 * n)
     assert last.get_temperature() == pytest.approx(expected, rel=1e-6)  # ASE uses CODATA 2014 constants
-    structures = md.read_structures(path, slice(0, 3))
+    structures = traj.to_structures(slice(0, 3))
     assert len(structures) == 3 and structures[0].composition.reduced_formula == "Ar"
 
 
 def test_batched_member_equals_the_same_member_run_alone(reference_run, argon, lj, tmp_path):
     alone = md.run(argon, lj, reference_config(temperatures_K=(60.0,)), tmp_path)
-    _assert_same_trajectory(alone.trajectories[0], reference_run.trajectories[1], atol=1e-9)
-    first = md.read_trajectory(reference_run.trajectories[0])
-    second = md.read_trajectory(reference_run.trajectories[1])
+    _assert_same_trajectory(alone.paths[0], reference_run.paths[1], atol=1e-9)
+    first = read_trajectory(reference_run.paths[0])
+    second = read_trajectory(reference_run.paths[1])
     assert np.abs(first.positions_A[-1] - second.positions_A[-1]).max() > 1e-3  # members do differ
 
 
@@ -140,7 +142,7 @@ def test_neighbour_list_overflow_is_recovered_without_changing_the_trajectory(
     config = reference_config(capacity_multiplier=1.0)
     result = md.run(argon, lj, config, tmp_path)
     assert result.neighbor_reallocations >= 1
-    for ours, ref in zip(result.trajectories, reference_run.trajectories, strict=True):
+    for ours, ref in zip(result.paths, reference_run.paths, strict=True):
         _assert_same_trajectory(ours, ref, atol=1e-9)
 
 
@@ -193,12 +195,12 @@ def test_restart_after_kill_reproduces_the_uninterrupted_run(reference_run, argo
     )
     assert killed_at < 41
     # The killed run left readable files holding at least the checkpointed frames.
-    partial = md.read_trajectory(out / reference_run.trajectories[0].name)
-    assert killed_at <= len(partial.step) < 41
+    partial = read_trajectory(out / reference_run.paths[0].name)
+    assert killed_at <= len(partial.steps) < 41
 
     result = md.run(argon, lj, config, out, restart=True)
     assert result.steps_run < 200  # it continued, it did not start over
-    for ours, ref in zip(result.trajectories, reference_run.trajectories, strict=True):
+    for ours, ref in zip(result.paths, reference_run.paths, strict=True):
         _assert_same_trajectory(ours, ref, atol=1e-10)
 
 
@@ -217,21 +219,19 @@ def test_finished_run_can_be_extended(reference_run, argon, lj, tmp_path):
     shutil.copytree(reference_dir(reference_run), out)
     result = md.run(argon, lj, reference_config(production_ps=1.25), out, restart=True)
     assert result.steps_run == 50
-    traj = md.read_trajectory(result.trajectories[0])
-    ref = md.read_trajectory(reference_run.trajectories[0])
-    assert len(traj.step) == 51 and traj.time_ps[-1] == pytest.approx(1.25)
+    traj = result.trajectories[0]
+    ref = read_trajectory(reference_run.paths[0])
+    assert len(traj.steps) == 51 and traj.times_ps[-1] == pytest.approx(1.25)
     np.testing.assert_array_equal(traj.positions_A[:41], ref.positions_A)
 
 
 def test_explosion_stops_with_a_clear_error_and_keeps_the_file(argon, lj, tmp_path):
     frac = argon.fractional.copy()
     frac[1] = frac[0] + np.array([0.9, 0.0, 0.0]) / argon.cell_A[0, 0]  # two atoms 0.9 Å apart
-    bad = md.System(
-        argon.numbers, frac, argon.cell_A, argon.masses_amu, argon.charges_e, argon.supercell, "clash"
-    )
+    bad = dataclasses.replace(argon, fractional=frac, name="clash")
     config = reference_config(temperatures_K=(40.0,), chunk_steps=50)
     with pytest.raises(md.MDInstabilityError, match=r"T=40 K replica 0 became unstable at step \d+") as info:
         md.run(bad, lj, config, tmp_path)
     assert "clash_T40K_r0.h5md" in str(info.value)
-    traj = md.read_trajectory(tmp_path / "clash_T40K_r0.h5md")
-    assert len(traj.step) >= 1 and np.isfinite(traj.positions_A).all()  # what was written is intact
+    traj = read_trajectory(tmp_path / "clash_T40K_r0.h5md")
+    assert len(traj.steps) >= 1 and np.isfinite(traj.positions_A).all()  # what was written is intact

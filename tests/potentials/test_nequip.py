@@ -15,12 +15,12 @@ from scipy.spatial.transform import Rotation
 from superionic.potentials import (
     SuperionicCalculator,
     UnknownElementError,
-    box_from_cell,
     load,
     neighbor_pairs,
     save,
 )
 from superionic.potentials.checkpoint import CheckpointError
+from superionic.structures import box_from_cell
 
 from .conftest import li2o, small_potential, triclinic_lips
 

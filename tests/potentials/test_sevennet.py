@@ -10,8 +10,8 @@ from ase.io import read
 from ase.units import GPa
 from jax_md import simulate, space
 
-from superionic.potentials import box_from_cell, load
-from superionic.potentials.sevennet import import_sevennet
+from superionic.potentials import import_potential, load
+from superionic.structures import box_from_cell
 
 from .structures import comparison_structures
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.teacher
 
 @pytest.fixture(scope="module")
 def sevennet_path(tmp_path_factory):
-    return import_sevennet("sevennet-0", tmp_path_factory.mktemp("potentials") / "sevennet-0.npz")
+    return import_potential("sevennet-0", tmp_path_factory.mktemp("potentials") / "sevennet-0.npz")
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +82,10 @@ def test_other_bundled_checkpoints_match(x64, tmp_path, reference, name):
     """The May 2024 SevenNet-0 (unnormalised harmonics) and l3i5 (l_max 3, polynomial cutoff) import too."""
     from sevenn.calculator import SevenNetCalculator
 
-    from superionic.potentials.sevennet import SEVENNET_MODELS
+    from superionic.potentials.registry import resolve
 
-    potential = load(import_sevennet(name, tmp_path / f"{name}.npz"), dtype="float64")
-    calculator = SevenNetCalculator(SEVENNET_MODELS[name].sevenn_name, device="cpu")
+    potential = load(import_potential(name, tmp_path / f"{name}.npz"), dtype="float64")
+    calculator = SevenNetCalculator(resolve(name).sevenn_name, device="cpu")
     structures = [atoms.copy() for atoms, *_ in list(reference.values())[:8]]
     for atoms, result in zip(structures, potential.evaluate(structures), strict=True):
         atoms.calc = calculator

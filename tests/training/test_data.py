@@ -1,13 +1,11 @@
-"""Datasets, splits, statistics, ordering and sampling helpers, resumable labelling."""
+"""Datasets, splits, statistics, sampling helpers, resumable labelling."""
 
 from __future__ import annotations
 
-import ase
 import numpy as np
 import pytest
 from ase.build import bulk
 from conftest import structures
-from pymatgen.core import Lattice, Structure
 
 from superionic.training.dataset import (
     composition_split,
@@ -16,7 +14,7 @@ from superionic.training.dataset import (
     reference_energies,
 )
 from superionic.training.labelling import PotentialTeacher, attach_labels, label_structures, read_labelled
-from superionic.training.sampling import order_structure, rattle, remove_close_contacts, strain, substitute
+from superionic.training.sampling import rattle, strain, substitute
 
 
 def test_reduced_formula_is_supercell_invariant():
@@ -66,36 +64,6 @@ def test_reference_energies_stay_bounded_when_elements_are_collinear():
     e = reference_energies(counts, energies, ridge=1e-3)
     assert e[0] + e[1] == pytest.approx(-12.0, abs=1e-3) and abs(e[0] - e[1]) < 1e-3
     np.testing.assert_allclose(counts @ e, energies, atol=1e-3)
-
-
-def _disordered_rocksalt() -> Structure:
-    # LiCl rock salt with half the Li sites vacant and the anion site shared Cl0.5 Br0.5: 2x2x2 cells.
-    s = Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(5.6), [{"Li": 0.5}, {"Cl": 0.5, "Br": 0.5}], [[0, 0, 0], [0.5, 0.5, 0.5]]
-    )
-    s.make_supercell([2, 2, 2])
-    return s
-
-
-def test_order_structure_fixes_composition_and_varies_with_seed():
-    s = _disordered_rocksalt()  # 32 Li sites at 0.5, 32 anion sites Cl/Br
-    a = order_structure(s, np.random.default_rng(0))
-    b = order_structure(s, np.random.default_rng(1))
-    for atoms in (a, b):
-        symbols = atoms.get_chemical_symbols()
-        assert (symbols.count("Li"), symbols.count("Cl"), symbols.count("Br")) == (16, 16, 16)
-    assert (
-        not np.array_equal(a.positions, b.positions) or a.get_chemical_symbols() != b.get_chemical_symbols()
-    )
-    again = order_structure(s, np.random.default_rng(0))
-    assert again.get_chemical_symbols() == a.get_chemical_symbols()
-
-
-def test_remove_close_contacts_drops_split_site_partner():
-    atoms = ase.Atoms("Li3", positions=[[0, 0, 0], [0.5, 0, 0], [3, 3, 3]], cell=np.eye(3) * 6, pbc=True)
-    assert len(remove_close_contacts(atoms)) == 2
-    # Only the listed atoms may be removed: here neither, so both stay.
-    assert len(remove_close_contacts(atoms, removable=np.array([False, False, True]))) == 3
 
 
 def test_rattle_strain_substitute():

@@ -15,10 +15,9 @@ pytestmark = [pytest.mark.teacher, pytest.mark.slow]
 
 
 def test_fine_tune_sevennet0_towards_scaled_labels(tmp_path):
-    from superionic.potentials import load
-    from superionic.potentials.sevennet import import_sevennet
+    from superionic.potentials import import_potential, load
 
-    sevennet = load(import_sevennet("sevennet-0", tmp_path / "sevennet-0.npz"))
+    sevennet = load(import_potential("sevennet-0", tmp_path / "sevennet-0.npz"))
     atoms = structures(6, seed=4)
     labels = PotentialTeacher(sevennet).label(atoms)
     # A "different functional": SevenNet-0's forces and stress scaled by 1.1, energies shifted.

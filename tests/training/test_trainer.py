@@ -92,5 +92,5 @@ def test_fine_tuning_with_uncovered_elements_fails(labelled, tmp_path):
 
 
 def test_training_config_rejects_typos():
-    with pytest.raises(ValueError, match="unknown training options"):
+    with pytest.raises(ValueError, match="unknown training fields"):
         TrainConfig.from_dict({"learning_rat": 1e-3})

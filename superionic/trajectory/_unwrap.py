@@ -1,9 +1,8 @@
-"""Unwrapping of periodic positions (NVT and NPT) and removal of the framework's centre-of-mass drift."""
+"""Unwrapping of periodic positions, correct under NPT box fluctuations."""
 
 from __future__ import annotations
 
 import numpy as np
-from ase.data import atomic_masses
 
 
 def unwrap_positions(wrapped_A: np.ndarray, cells_A: np.ndarray) -> np.ndarray:
@@ -32,29 +31,3 @@ def unwrap_positions(wrapped_A: np.ndarray, cells_A: np.ndarray) -> np.ndarray:
     unwrapped[0] = wrapped_A[0]
     unwrapped[1:] = wrapped_A[0] + np.cumsum(corrected_A, axis=0)
     return unwrapped
-
-
-def remove_framework_drift(
-    positions_A: np.ndarray, atomic_numbers: np.ndarray, mobile_atomic_number: int
-) -> np.ndarray:
-    """Subtract the mass-weighted centre-of-mass displacement of the framework (all non-mobile atoms).
-
-    Thermostats and integrators let the whole cell drift slowly; measured relative to the framework, the
-    mobile ions' displacements are what carries current. When every atom is mobile there is no framework to
-    refer to and the positions are returned unchanged (removing their own centre of mass would erase the
-    collective displacement).
-
-    Args:
-        positions_A: unwrapped positions, Å ``[F, N, 3]``.
-        atomic_numbers: ``[N]``.
-        mobile_atomic_number: Z of the diffusing species.
-
-    Returns:
-        Positions with the framework's COM displacement since frame 0 removed, Å ``[F, N, 3]``.
-    """
-    framework = atomic_numbers != mobile_atomic_number
-    if not framework.any():
-        return positions_A
-    masses = atomic_masses[atomic_numbers[framework]]
-    com_A = np.einsum("fni,n->fi", positions_A[:, framework], masses) / masses.sum()  # [F, 3]
-    return positions_A - (com_A - com_A[0])[:, None, :]

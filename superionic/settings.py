@@ -1,0 +1,146 @@
+"""``EstimateSettings``: everything that determines a conductivity estimate, its presets and its checks.
+
+Saved whole in every report, so a run can be repeated from it. Units: K, ps, fs, Å, e.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+__all__ = ["ENSEMBLES", "PRESETS", "EstimateSettings"]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # About 5 minutes for a 100–200-atom cell with the default potential on a 2-core CPU: a first look only
+    # (measured: 2 + 10 ps took 7 min for 192-atom Li3N, so 1 + 7 ps).
+    "quick": {
+        "temperatures_K": (900.0, 1100.0, 1300.0),
+        "production_ps": 7.0,
+        "equilibration_ps": 1.0,
+        "timestep_fs": 2.0,
+        "target_atoms": 100,
+        "relax_steps": 30,
+    },
+    "standard": {
+        "temperatures_K": (700.0, 900.0, 1100.0, 1300.0),
+        "production_ps": 50.0,
+        "equilibration_ps": 5.0,
+        "timestep_fs": 2.0,
+        "target_atoms": 150,
+        "relax_steps": 200,
+    },
+    # GNoME: 1000 K, 50 ps at 2 fs, NVT Nosé–Hoover, first 10 ps discarded.
+    "paper": {
+        "temperatures_K": (1000.0,),
+        "production_ps": 40.0,
+        "equilibration_ps": 10.0,
+        "timestep_fs": 2.0,
+        "target_atoms": 150,
+        "relax_steps": 200,
+    },
+}
+
+#: The command line's ensemble names → ``superionic.md`` ensembles (the same table for every command).
+ENSEMBLES = {"nvt": "nvt_nose_hoover", "npt": "npt_nose_hoover", "nve": "nve", "langevin": "nvt_langevin"}
+# The Li hop attempt period is ~100 fs; beyond 5 fs velocity Verlet no longer resolves Li–anion vibrations.
+MAX_TIMESTEP_FS = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class EstimateSettings:
+    """Settings of ``conductivity estimate`` (the command-line flag of each field in brackets).
+
+    Attributes:
+      structure: the structure file.
+      out_dir: output folder [--out].
+      potential: registered name or checkpoint path [--potential].
+      species: the mobile ion; default Li when present [--species].
+      charges_e: formal charges per element, e.g. ``{"Li": 1, "La": 3}``; the others are guessed [--charges].
+      preset: "quick", "standard" or "paper" [--preset]; the fields below default to its values.
+      temperatures_K: MD temperatures [--temperatures].
+      production_ps: analysed MD time per temperature [--time].
+      equilibration_ps: discarded MD time before it [--equilibration].
+      timestep_fs: MD time step [--timestep].
+      target_atoms: smallest MD cell (atoms) [--target-atoms].
+      max_atoms: largest MD cell the workflow builds, also when a dilute mobile ion needs a large supercell.
+      supercell: force this repetition of the input cell [--supercell].
+      ensemble: "nvt" (Nosé–Hoover) or "npt" [--ensemble].
+      replicas: independent runs per temperature [--replicas].
+      relax: relax positions and cell before MD [--relax/--no-relax]; relax_steps FIRE steps at most, to
+        relax_fmax_eV_per_A.
+      n_orderings: orderings of a disordered structure ranked by the potential's energy.
+      seed: every random choice (orderings, velocities) [--seed].
+      skin_A: neighbour-list skin.
+      progress: progress bars [--no-progress].
+    """
+
+    structure: str
+    out_dir: str
+    potential: str = "default"
+    species: str | None = None
+    charges_e: dict[str, float] | None = None
+    preset: Literal["quick", "standard", "paper"] = "quick"
+    temperatures_K: tuple[float, ...] = PRESETS["quick"]["temperatures_K"]
+    production_ps: float = PRESETS["quick"]["production_ps"]
+    equilibration_ps: float = PRESETS["quick"]["equilibration_ps"]
+    timestep_fs: float = PRESETS["quick"]["timestep_fs"]
+    target_atoms: int = PRESETS["quick"]["target_atoms"]
+    max_atoms: int = 2000
+    supercell: tuple[int, int, int] | None = None
+    ensemble: Literal["nvt", "npt"] = "nvt"
+    replicas: int = 1
+    relax: bool = True
+    relax_steps: int = PRESETS["quick"]["relax_steps"]
+    relax_fmax_eV_per_A: float = 0.1
+    n_orderings: int = 6
+    seed: int = 0
+    skin_A: float = 1.0
+    progress: bool = True
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides: Any) -> EstimateSettings:
+        """The preset's values, then every override that is not None."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(preset=preset, **values)  # type: ignore[arg-type]
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the flag of the first setting that cannot work."""
+        if not self.temperatures_K or any(not (t > 0 and math.isfinite(t)) for t in self.temperatures_K):
+            raise ValueError(
+                f"--temperatures must be positive kelvin values, got {list(self.temperatures_K)}"
+            )
+        for flag, value in (("--time", self.production_ps), ("--timestep", self.timestep_fs)):
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{flag} must be positive, got {value:g}")
+        if not (self.equilibration_ps >= 0 and math.isfinite(self.equilibration_ps)):
+            raise ValueError(f"--equilibration must be >= 0, got {self.equilibration_ps:g}")
+        if self.timestep_fs > MAX_TIMESTEP_FS:
+            raise ValueError(
+                f"--timestep {self.timestep_fs:g} fs is too long for Li dynamics; use <= {MAX_TIMESTEP_FS:g} fs"
+            )
+        if self.ensemble not in ("nvt", "npt"):
+            raise ValueError(f"--ensemble must be nvt or npt, got {self.ensemble!r}")
+        for flag, value, least in (
+            ("--replicas", self.replicas, 1),
+            ("--target-atoms", self.target_atoms, 1),
+            ("max_atoms", self.max_atoms, 1),
+            ("n_orderings", self.n_orderings, 1),
+            ("relax_steps", self.relax_steps, 0),
+        ):
+            if value < least:
+                raise ValueError(f"{flag} must be >= {least}, got {value}")
+        if not self.skin_A >= 0:
+            raise ValueError(f"skin_A must be >= 0, got {self.skin_A}")
+
+    @property
+    def save_every_fs(self) -> float:
+        """Frame interval: at least ~50 frames per run (50 fs apart for long runs), so the MSD has enough time
+        origins; a whole number of time steps."""
+        steps = max(1, round(min(50.0, self.production_ps * 1e3 / 50) / self.timestep_fs))
+        return steps * self.timestep_fs
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
