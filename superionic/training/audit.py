@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import ase
 import numpy as np
@@ -75,28 +74,26 @@ class Audit:
         return "\n".join(lines)
 
 
-def frames_from_trajectory(
-    path: str | Path, count: int, skip_first: bool = True
-) -> list[tuple[float, ase.Atoms]]:
-    """``count`` frames evenly spread over an H5MD trajectory (time in ps, Atoms)."""
-    import h5py
+def frames_from_trajectory(trajectory, count: int, skip_first: bool = True) -> list[tuple[float, ase.Atoms]]:
+    """``count`` frames evenly spread over a trajectory (a :class:`~superionic.trajectory.Trajectory` or a file
+    it reads), as (time in ps, Atoms); the first frame (the starting structure) is skipped."""
+    from superionic.trajectory import Trajectory, read_trajectory
 
-    with h5py.File(path, "r") as f:
-        part = f["particles/all"]
-        n_frames = part["position/value"].shape[0]
-        first = 1 if skip_first and n_frames > 1 else 0
-        picks = np.unique(np.linspace(first, n_frames - 1, min(count, n_frames - first)).round().astype(int))
-        numbers = part["species"][()]
-        out = []
-        for k in picks:
-            atoms = ase.Atoms(
-                numbers=numbers,
-                positions=np.asarray(part["position/value"][k], np.float64),
-                cell=np.asarray(part["box/edges/value"][k], np.float64),
-                pbc=True,
-            )
-            atoms.wrap()
-            out.append((float(part["position/time"][k]), atoms))
+    if not isinstance(trajectory, Trajectory):
+        trajectory = read_trajectory(trajectory)
+    n_frames = len(trajectory.times_ps)
+    first = 1 if skip_first and n_frames > 1 else 0
+    picks = np.unique(np.linspace(first, n_frames - 1, min(count, n_frames - first)).round().astype(int))
+    out = []
+    for k in picks:
+        atoms = ase.Atoms(
+            numbers=trajectory.atomic_numbers,
+            positions=np.asarray(trajectory.positions_A[k], np.float64),
+            cell=np.asarray(trajectory.cells_A[k], np.float64),
+            pbc=True,
+        )
+        atoms.wrap()
+        out.append((float(trajectory.times_ps[k]), atoms))
     return out
 
 
@@ -123,19 +120,20 @@ def compare(potential: Potential, teacher, frames: Sequence[ase.Atoms]) -> dict[
 def audit(
     potential: Potential,
     teacher: Potential,
-    trajectories: Sequence[str | Path],
+    trajectories: Sequence,
     temperatures_K: Sequence[float],
     frames_per_temperature: int = 8,
     threshold_meV_per_A: float = DEFAULT_THRESHOLD_MEV_PER_A,
 ) -> Audit:
-    """Label frames spread over each trajectory with ``teacher`` and measure ``potential`` against it."""
+    """Label frames spread over each trajectory (Trajectory objects or files) with ``teacher`` and measure
+    ``potential`` against it."""
     if len(trajectories) != len(temperatures_K):
         raise ValueError("one temperature per trajectory")
     rows, warnings = [], []
     for path, temperature in zip(trajectories, temperatures_K, strict=True):
         frames = frames_from_trajectory(path, frames_per_temperature)
         if not frames:
-            warnings.append(f"{temperature:g} K: no frame to audit in {Path(path).name}")
+            warnings.append(f"{temperature:g} K: no frame to audit")
             continue
         errors = compare(potential, teacher, [a for _, a in frames])
         passed = bool(
@@ -145,7 +143,7 @@ def audit(
         rows.append(
             TemperatureAudit(
                 temperature_K=float(temperature),
-                trajectory=str(path),
+                trajectory=str(getattr(path, "metadata", {}).get("source", path)),
                 frames_audited=len(frames),
                 frame_times_ps=[round(t, 4) for t, _ in frames],
                 threshold_meV_per_A=threshold_meV_per_A,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -240,13 +239,15 @@ def _initial_member(settings: SpecialistSettings, train_set: Sequence[ase.Atoms]
 
 def _student_frames(
     student: Potential, cells: Sequence[ase.Atoms], settings: SpecialistSettings, round_: int
-) -> list[ase.Atoms]:
-    """Frames of the student's own NVT MD at 1.1 x the highest temperature on each labelling cell."""
+) -> tuple[list[ase.Atoms], list[str]]:
+    """Frames of the student's own NVT MD at 1.1 x the highest temperature on each labelling cell, and the
+    blow-ups (a cell whose MD failed gives no frames)."""
     from superionic import md
     from superionic.training.audit import frames_from_trajectory
 
     temperature = 1.1 * max(settings.temperatures_K)
     frames: list[ase.Atoms] = []
+    frames_lost: list[str] = []
     per_cell = math.ceil(4 * settings.frames_per_round / len(cells))
     for c, cell in enumerate(cells):
         system = md.prepare_system(
@@ -265,18 +266,15 @@ def _student_frames(
             seed=settings.seed + 1000 * round_ + c,
             progress=False,
         )
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                result = md.run(system, student, config, tmp)
-            except md.MDInstabilityError:
-                # The student blew up: the frames before are exactly what it must learn.
-                paths = sorted(Path(tmp).glob("*.h5md"))
-                result = None
-            else:
-                paths = result.trajectories
-            for path in paths:
-                frames += [a for _, a in frames_from_trajectory(path, per_cell)]
-    return frames
+        try:
+            result = md.run(system, student, config)  # in memory
+        except md.MDInstabilityError as err:
+            # The student blew up: nothing of this cell to learn from its MD; say so and go on.
+            frames_lost.append(str(err))
+            continue
+        for trajectory in result.trajectories:
+            frames += [a for _, a in frames_from_trajectory(trajectory, per_cell)]
+    return frames, frames_lost
 
 
 def _disagreement(committee: Committee, frames: Sequence[ase.Atoms]) -> np.ndarray:
@@ -340,7 +338,10 @@ def build_specialist(
             break
         committee = Committee(tuple(members))
         t0 = time.perf_counter()
-        frames = _student_frames(members[0], cells, settings, round_)
+        frames, blow_ups = _student_frames(members[0], cells, settings, round_)
+        if not frames:
+            stop_reason = f"round {round_}: the student's own MD blew up on every cell ({blow_ups[0]})"
+            break
         timings["active_learning_md_s"] += time.perf_counter() - t0
         spread = _disagreement(committee, frames)
         picked = np.argsort(-spread)[: settings.frames_per_round]
@@ -355,6 +356,7 @@ def build_specialist(
         record = {
             "round": round_,
             "md_frames": len(frames),
+            "md_blow_ups": blow_ups,
             "frames_labelled": len(new),
             "mean_disagreement_meV_per_A": float(np.mean(spread)),
             "max_disagreement_meV_per_A": float(np.max(spread)),
