@@ -1,0 +1,1 @@
+"""Structures: reading, ordering, supercells and relaxation (batched, in JAX, in :mod:`.batched_relax`)."""
