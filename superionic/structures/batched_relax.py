@@ -232,7 +232,7 @@ def make_chunk_fn(
         new_log = state.log_deformation + (scale / c)[:, None, None] * dq
 
         # Could a pair outside the neighbour list now be within the cutoff? |Δr_ij| <= 2 |F| max|Δx| +
-        # (cutoff + skin) |F_b^-1| |F - F_b| (Frobenius norms bound the spectral ones).
+        # (cutoff + skin) |F_b^-1| |F - F_b| (spectral norms).
         new_f = _expm(new_log)
         shift_x = _segment(
             jnp.where(node_mask, jnp.linalg.norm(new_x - batch.build_x, axis=1), 0.0),
@@ -240,11 +240,10 @@ def make_chunk_fn(
             g_count,
             jax.ops.segment_max,
         )
-        worst = 2.0 * jnp.linalg.norm(new_f, axis=(1, 2)) * jnp.maximum(shift_x, 0.0) + (
-            cutoff_A + skin_A
-        ) * jnp.linalg.norm(jnp.linalg.inv(batch.build_deformation), axis=(1, 2)) * jnp.linalg.norm(
-            new_f - batch.build_deformation, axis=(1, 2)
-        )
+        spectral = partial(jnp.linalg.norm, ord=2, axis=(1, 2))
+        worst = 2.0 * spectral(new_f) * jnp.maximum(shift_x, 0.0) + (cutoff_A + skin_A) * spectral(
+            jnp.linalg.inv(batch.build_deformation)
+        ) * spectral(new_f - batch.build_deformation)
         moving = state.evaluated & ~state.done & ~state.needs_rebuild & batch.graph_mask
         overflow = moving & (worst >= skin_A)
         move = moving & ~overflow
@@ -418,8 +417,13 @@ def relax_structures(
                 f"structure {k} has {len(atoms)} atoms, more than max_atoms_per_batch={max_atoms_per_batch}"
             )
         potential.species_indices(atoms.numbers)  # unknown elements fail here, before any work
-    if max_steps < 0 or steps_per_chunk < 1 or fmax_eV_per_A <= 0 or skin_A <= 0:
-        raise ValueError("need max_steps >= 0, steps_per_chunk >= 1, fmax_eV_per_A > 0 and skin_A > 0")
+    if max_steps < 0 or steps_per_chunk < 1 or fmax_eV_per_A <= 0:
+        raise ValueError("need max_steps >= 0, steps_per_chunk >= 1 and fmax_eV_per_A > 0")
+    if skin_A < 2.0 * fire.maxstep_A + 0.1:
+        # One FIRE step may move an atom by maxstep: a smaller skin could never let it move.
+        raise ValueError(
+            f"skin_A must be >= 2 maxstep + 0.1 = {2.0 * fire.maxstep_A + 0.1:.2f} Å, got {skin_A}"
+        )
     chunk = _chunk_fn(
         potential.config,
         fire,
@@ -458,7 +462,13 @@ def relax_structures(
         )
         batch, state = _pack(tracks, active, graph, shape, potential.dtype)
         state = chunk(potential.params, batch, state)
+        steps_before = [tracks[k]["steps"] for k in active]
         _unpack(tracks, active, state)
+        for k, before in zip(active, steps_before, strict=True):
+            if tracks[k]["needs_rebuild"] and tracks[k]["steps"] == before:
+                raise RuntimeError(  # cannot happen with the skin check above; never loop forever
+                    f"structure {k} cannot take a step within the neighbour-list skin: raise skin_A"
+                )
         still = []
         for k in active:
             t = tracks[k]
