@@ -116,7 +116,7 @@ class RelaxState:
 
 @partial(
     jax.tree_util.register_dataclass,
-    data_fields=["graph", "cell0", "cell_factor", "graph_mask", "build_x", "build_deformation"],
+    data_fields=["graph", "cell0", "cell_factor", "graph_mask", "build_x", "build_deformation", "skin"],
     meta_fields=[],
 )
 @dataclass(frozen=True)
@@ -129,6 +129,7 @@ class RelaxBatch:
     graph_mask: jax.Array  # [G] bool, real structures
     build_x: jax.Array  # [N, 3] x when the graph was built
     build_deformation: jax.Array  # [G, 3, 3] F when the graph was built
+    skin: jax.Array  # [G] Å, the skin this structure's edges were listed with (cutoff + skin)
 
 
 def _expm(log_deformation: jax.Array) -> jax.Array:
@@ -179,7 +180,6 @@ def make_chunk_fn(
     max_steps: int,
     fmax_eV_per_A: float,
     cutoff_A: float,
-    skin_A: float,
     pressure_GPa: float,
 ):
     """A jitted ``chunk(params, batch, state) -> state``: ``steps_per_chunk`` times (FIRE step, evaluation).
@@ -241,11 +241,11 @@ def make_chunk_fn(
             jax.ops.segment_max,
         )
         spectral = partial(jnp.linalg.norm, ord=2, axis=(1, 2))
-        worst = 2.0 * spectral(new_f) * jnp.maximum(shift_x, 0.0) + (cutoff_A + skin_A) * spectral(
+        worst = 2.0 * spectral(new_f) * jnp.maximum(shift_x, 0.0) + (cutoff_A + batch.skin) * spectral(
             jnp.linalg.inv(batch.build_deformation)
         ) * spectral(new_f - batch.build_deformation)
         moving = state.evaluated & ~state.done & ~state.needs_rebuild & batch.graph_mask
-        overflow = moving & (worst >= skin_A)
+        overflow = moving & (worst >= batch.skin)
         move = moving & ~overflow
         move_node = on_nodes(move) & node_mask[:, None]
         x = jnp.where(move_node, new_x, state.x)
@@ -321,7 +321,7 @@ class RelaxResult:
 _NODE_FIELDS = ("x", "velocity_x", "forces", "force_x", "initial_forces")
 
 
-def _new_track(atoms: ase.Atoms, fire: FireParameters) -> dict:
+def _new_track(atoms: ase.Atoms, fire: FireParameters, skin_A: float) -> dict:
     n = len(atoms)
     zeros3 = np.zeros((3, 3))
     return {
@@ -349,7 +349,30 @@ def _new_track(atoms: ase.Atoms, fire: FireParameters) -> dict:
         "initial_energy": 0.0,
         "done": False,
         "needs_rebuild": False,
+        "skin": skin_A,
+        "graph": None,
     }
+
+
+def _graph(potential: Potential, track: dict) -> StructureGraph:
+    """Neighbour graph of the track's current geometry within cutoff + its skin (the build geometry)."""
+    positions, cell = _geometry(track)
+    i, j, shifts = neighbor_pairs(positions, cell, (True, True, True), potential.cutoff_A + track["skin"])
+    species = potential.species_indices(track["atoms"].numbers)
+    track["build_x"], track["build_deformation"] = track["x"].copy(), _deformation(track)
+    return StructureGraph(positions, cell, species, j, i, shifts)
+
+
+def _fixed_shape(graphs, max_atoms: int, max_graphs: int, headroom: float) -> BatchShape:
+    """A padded shape that holds the largest structure and as many as the capacity allows, with room for the
+    edge count to grow by ``headroom`` as structures relax (nodes, edges and degree on coarse steps)."""
+    total_nodes = sum(g.num_nodes for g in graphs)
+    nodes = min(total_nodes, max_atoms) + 1
+    density = max(g.num_edges / g.num_nodes for g in graphs)
+    largest = max(g.num_edges for g in graphs)
+    edges = 1024 * math.ceil(headroom * max(largest, density * (nodes - 1)) / 1024)
+    degree = max(neighbor_capacity(g.receivers, 32) for g in graphs)
+    return BatchShape(32 * math.ceil(nodes / 32), edges, min(len(graphs), max_graphs), degree)
 
 
 def _deformation(track: dict) -> np.ndarray:
@@ -425,59 +448,54 @@ def relax_structures(
             f"skin_A must be >= 2 maxstep + 0.1 = {2.0 * fire.maxstep_A + 0.1:.2f} Å, got {skin_A}"
         )
     chunk = _chunk_fn(
-        potential.config,
-        fire,
-        steps_per_chunk,
-        max_steps,
-        fmax_eV_per_A,
-        potential.cutoff_A,
-        skin_A,
-        pressure_GPa,
+        potential.config, fire, steps_per_chunk, max_steps, fmax_eV_per_A, potential.cutoff_A, pressure_GPa
     )
-    tracks = [_new_track(a, fire) for a in structures]
+    tracks = [_new_track(a, fire, skin_A) for a in structures]
+    for t in tracks:
+        t["graph"] = _graph(potential, t)
+    # One padded shape for the whole call (one compile), from the largest edge density and degree.
+    shape = _fixed_shape(
+        [t["graph"] for t in tracks], max_atoms_per_batch, max_structures_per_batch, headroom=1.3
+    )
     queue = list(range(len(tracks)))
     active: list[int] = []
-    degree_capacity = 0
     finished = 0
     while queue or active:
-        atoms_in = sum(len(tracks[k]["atoms"]) for k in active)
-        while queue and len(active) < max_structures_per_batch:
-            n = len(tracks[queue[0]]["atoms"])
-            if atoms_in + n >= max_atoms_per_batch:
+        nodes = sum(tracks[k]["graph"].num_nodes for k in active)
+        edges = sum(tracks[k]["graph"].num_edges for k in active)
+        while queue and len(active) < shape.num_graphs:
+            g = tracks[queue[0]]["graph"]
+            if nodes + g.num_nodes >= shape.num_nodes or edges + g.num_edges > shape.num_edges:
                 break
-            atoms_in += n
+            nodes, edges = nodes + g.num_nodes, edges + g.num_edges
             active.append(queue.pop(0))
-        graphs = []
-        for k in active:
-            positions, cell = _geometry(tracks[k])
-            i, j, shifts = neighbor_pairs(positions, cell, (True, True, True), potential.cutoff_A + skin_A)
-            species = potential.species_indices(tracks[k]["atoms"].numbers)
-            graphs.append(StructureGraph(positions, cell, species, j, i, shifts))
-            tracks[k]["needs_rebuild"] = False
-        degree = neighbor_capacity(np.concatenate([g.receivers for g in graphs]), step=32)
-        degree_capacity = max(degree_capacity, degree)  # only grows: few distinct compiled shapes
-        shape = _batch_shape(graphs, max_atoms_per_batch, max_structures_per_batch, degree_capacity)
-        graph = dataclasses.replace(
-            pack_graphs(graphs, shape, potential.dtype), max_neighbors=degree_capacity
+        if not active:  # the next structure alone outgrew the shape (rebuilt with more edges): grow it
+            grown = _fixed_shape([tracks[queue[0]]["graph"]], max_atoms_per_batch, 1, headroom=1.3)
+            shape = BatchShape(
+                max(shape.num_nodes, grown.num_nodes),
+                max(shape.num_edges, grown.num_edges),
+                shape.num_graphs,
+                max(shape.max_neighbors, grown.max_neighbors),
+            )
+            continue
+        graphs = [tracks[k]["graph"] for k in active]
+        degree = max(
+            shape.max_neighbors, neighbor_capacity(np.concatenate([g.receivers for g in graphs]), 32)
         )
+        shape = dataclasses.replace(shape, max_neighbors=degree)  # only grows: few distinct compiled shapes
+        graph = dataclasses.replace(pack_graphs(graphs, shape, potential.dtype), max_neighbors=degree)
         batch, state = _pack(tracks, active, graph, shape, potential.dtype)
-        state = chunk(potential.params, batch, state)
         steps_before = [tracks[k]["steps"] for k in active]
+        state = chunk(potential.params, batch, state)
         _unpack(tracks, active, state)
-        for k, before in zip(active, steps_before, strict=True):
-            if tracks[k]["needs_rebuild"] and tracks[k]["steps"] == before:
-                raise RuntimeError(  # cannot happen with the skin check above; never loop forever
-                    f"structure {k} cannot take a step within the neighbour-list skin: raise skin_A"
-                )
         still = []
-        for k in active:
+        for k, before in zip(active, steps_before, strict=True):
             t = tracks[k]
             if record_frames and not t["frames"]:
-                positions = t["atoms"].get_positions()
                 t["frames"].append(
                     _labelled(
                         t["atoms"],
-                        positions,
+                        t["atoms"].get_positions(),
                         t["cell0"],
                         t["initial_energy"],
                         t["initial_forces"],
@@ -490,8 +508,15 @@ def relax_structures(
                 )
             if t["done"]:
                 finished += 1
-            else:
-                still.append(k)
+                t["graph"] = None
+                continue
+            if t["needs_rebuild"] and t["steps"] == before:
+                # Not one step fitted in the skin (a tiny cell whose cell step is large): widen its skin.
+                t["skin"] *= 2.0
+            if t["needs_rebuild"]:
+                t["graph"] = _graph(potential, t)
+                t["needs_rebuild"] = False
+            still.append(k)
         active = still
         if progress is not None:
             progress(finished, len(tracks))
@@ -501,9 +526,9 @@ def relax_structures(
 _CHUNK_CACHE: dict = {}
 
 
-def _chunk_fn(config, fire, steps_per_chunk, max_steps, fmax, cutoff, skin, pressure):
+def _chunk_fn(config, fire, steps_per_chunk, max_steps, fmax, cutoff, pressure):
     """One jitted chunk function per settings (jit then compiles once per padded shape)."""
-    key = (repr(config), fire, steps_per_chunk, max_steps, fmax, cutoff, skin, pressure)
+    key = (repr(config), fire, steps_per_chunk, max_steps, fmax, cutoff, pressure)
     if key not in _CHUNK_CACHE:
         _CHUNK_CACHE[key] = make_chunk_fn(
             config,
@@ -512,29 +537,9 @@ def _chunk_fn(config, fire, steps_per_chunk, max_steps, fmax, cutoff, skin, pres
             max_steps=max_steps,
             fmax_eV_per_A=fmax,
             cutoff_A=cutoff,
-            skin_A=skin,
             pressure_GPa=pressure,
         )
     return _CHUNK_CACHE[key]
-
-
-def _ladder(n: int, start: int, growth: float = 1.5) -> int:
-    size = start
-    while size < n:
-        size = math.ceil(size * growth)
-    return size
-
-
-def _batch_shape(graphs, max_atoms: int, max_graphs: int, degree: int) -> BatchShape:
-    """Padded sizes on a coarse geometric ladder (few compiles), capped at the batch capacity."""
-    nodes = sum(g.num_nodes for g in graphs) + 1
-    edges = sum(g.num_edges for g in graphs)
-    return BatchShape(
-        min(_ladder(nodes, 32), max_atoms + 1),
-        _ladder(edges, 1024),
-        min(_ladder(len(graphs), 4), max_graphs),
-        degree,
-    )
 
 
 def _pack(tracks: list[dict], active: list[int], graph: GraphBatch, shape: BatchShape, dtype):
@@ -561,6 +566,8 @@ def _pack(tracks: list[dict], active: list[int], graph: GraphBatch, shape: Batch
     }
     cell0 = np.tile(np.eye(3), (g_pad, 1, 1))
     deformation = np.tile(np.eye(3), (g_pad, 1, 1))
+    build_x = np.zeros((n_pad, 3))
+    skin = np.ones(g_pad)
     cell_factor = np.ones(g_pad)
     graph_mask = np.zeros(g_pad, bool)
     start = 0
@@ -571,7 +578,8 @@ def _pack(tracks: list[dict], active: list[int], graph: GraphBatch, shape: Batch
             arrays[name][start : start + n] = t[name]
         for name, values in per_graph.items():
             values[slot] = t[name]
-        cell0[slot], deformation[slot] = t["cell0"], _deformation(t)
+        cell0[slot], deformation[slot] = t["cell0"], t["build_deformation"]
+        build_x[start : start + n], skin[slot] = t["build_x"], t["skin"]
         cell_factor[slot], graph_mask[slot] = float(n), True
         start += n
 
@@ -583,8 +591,9 @@ def _pack(tracks: list[dict], active: list[int], graph: GraphBatch, shape: Batch
         cell0=device(cell0),
         cell_factor=device(cell_factor),
         graph_mask=jnp.asarray(graph_mask),
-        build_x=device(arrays["x"]),
+        build_x=device(build_x),
         build_deformation=device(deformation),
+        skin=device(skin),
     )
     state = RelaxState(**{name: device(a) for name, a in {**arrays, **per_graph}.items()})
     return batch, state
