@@ -167,6 +167,7 @@ class DiscoveryConfig:
         exclude_systems: chemical systems (``Cl-Li-Y``) whose compounds may not be seeds or references.
         reference_entries: a JSON file of pymatgen ``ComputedStructureEntry`` (e.g. Materials Project) to use
             as the reference hull instead of the prototypes (they are recomputed with the oracle).
+        reference_max_atoms: AFLOW prototypes of the elements and binaries with at most this many atoms.
         rounds: generate -> screen -> oracle -> learn cycles.
         database: ASE database: a file name (SQLite, relative to ``out_dir``) or a ``postgresql://`` URL.
         out_dir: run folder (models, reports, transport results).
@@ -178,6 +179,7 @@ class DiscoveryConfig:
     exclude_formulas: tuple[str, ...] = ()
     exclude_systems: tuple[str, ...] = ()
     reference_entries: str | None = None
+    reference_max_atoms: int = 16
     rounds: int = 2
     database: str = "discovery.db"
     out_dir: str = "discovery_run"

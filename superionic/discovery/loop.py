@@ -32,7 +32,7 @@ from superionic.discovery.oracle import (
 )
 from superionic.discovery.store import Store, atoms_from_dict, atoms_to_dict
 
-STUDENT_CHUNK = 64  # structures per student task (one batched relaxation)
+STUDENT_CHUNK = 128  # structures per student task (one batched relaxation, one compiled shape)
 
 
 @dataclass
@@ -196,11 +196,11 @@ class Loop:
             ]
             return refs
         for symbol in c.elements:
-            refs += hull_mod.element_prototypes(symbol)
+            refs += hull_mod.element_prototypes(symbol, max_atoms=min(8, c.reference_max_atoms))
         for composition in hull_mod.ionic_binaries(c.elements):
             if hull_mod.excluded(composition.reduced_formula, c.exclude_formulas, c.exclude_systems):
                 continue
-            refs += hull_mod.binary_prototypes(composition)
+            refs += hull_mod.binary_prototypes(composition, max_atoms=c.reference_max_atoms)
         return refs
 
     def round(self, r: int) -> None:
@@ -325,6 +325,9 @@ class Loop:
         bar.close()
 
     def _store_student(self, row, result: dict) -> None:
+        if result["failure"]:
+            self.store.update(row.id, stage="relax_failed", relax_error=result["failure"])
+            return
         energies = np.asarray(result["member_energies_eV_per_atom"])
         atoms = atoms_from_dict(result["atoms"])
         self.store.update(
@@ -379,8 +382,6 @@ class Loop:
         return best
 
     def _committee_energies(self, members: Sequence[str], structures: Sequence[dict]) -> list[list[float]]:
-        if members == [self.config.screening.student] and False:
-            pass
         chunks = [structures[k : k + 256] for k in range(0, len(structures), 256)]
         out: list[list[list[float]]] = [[] for _ in chunks]
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from superionic.discovery.store import atoms_from_dict, atoms_to_dict
 
+STUDENT_MAX_NEIGHBORS = 96  # within cutoff + skin; ionic solids have 20-60
 _POTENTIALS: dict[str, Any] = {}  # per worker process: potentials by name/path (loaded once)
 
 
@@ -37,16 +38,22 @@ def student_relax_task(
     from superionic.structures.batched_relax import relax_structures
 
     atoms_list = [atoms_from_dict(s) for s in structures]
+    # Decorated prototypes can be absurdly dense (Cl on a metal lattice at a 2 Å bond): given up at the start.
     relaxed = relax_structures(
-        cached_potential(members[0]), atoms_list, fmax_eV_per_A=fmax_eV_per_A, max_steps=max_steps
+        cached_potential(members[0]),
+        atoms_list,
+        fmax_eV_per_A=fmax_eV_per_A,
+        max_steps=max_steps,
+        max_neighbors=STUDENT_MAX_NEIGHBORS,
     )
-    final = [r.atoms for r in relaxed]
-    energies = committee_energies(members, final)
+    ok = [k for k, r in enumerate(relaxed) if not r.failure]
+    energies = dict(zip(ok, committee_energies(members, [relaxed[k].atoms for k in ok]), strict=True))
     return [
         {
             "atoms": atoms_to_dict(r.atoms),
-            "member_energies_eV_per_atom": energies[k],
+            "member_energies_eV_per_atom": energies.get(k),
             "converged": r.converged,
+            "failure": r.failure,
             "steps": r.steps,
             "volume_change_percent": r.volume_change_percent,
         }
@@ -88,6 +95,9 @@ def oracle_task(oracle: Mapping[str, Any], structures: Sequence[dict]) -> list[d
         )
         out = []
         for r in results:
+            if r.failure:
+                out.append({"error": f"relaxation given up: {r.failure}"})
+                continue
             frames = _thin(r.frames, 4)
             out.append(
                 {

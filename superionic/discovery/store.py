@@ -24,7 +24,16 @@ from typing import Any
 import ase
 import numpy as np
 
-STAGES = ("generated", "relaxed", "duplicate", "screened", "selected", "oracle_done", "oracle_failed")
+STAGES = (
+    "generated",
+    "relaxed",
+    "relax_failed",
+    "duplicate",
+    "screened",
+    "selected",
+    "oracle_done",
+    "oracle_failed",
+)
 
 
 def connect(url_or_path: str):

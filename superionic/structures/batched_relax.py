@@ -38,7 +38,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from superionic.potentials.graph import GraphBatch, neighbor_capacity, neighbor_pairs
 from superionic.potentials.potential import Potential, structure_energies
-from superionic.training.batching import BatchShape, StructureGraph, pack_graphs
+from superionic.training.batching import BatchShape, StructureGraph, max_degree, pack_graphs
 
 EV_PER_A3_PER_GPA = 1.0 / 160.21766208
 
@@ -311,6 +311,7 @@ class RelaxResult:
     fmax_eV_per_A: float
     volume_change_percent: float
     frames: list[ase.Atoms] = field(default_factory=list)  # labelled: the input, each sync, the last
+    failure: str = ""  # why the relaxation was given up ("" when it ran normally)
 
     @property
     def energy_per_atom_eV(self) -> float:
@@ -351,6 +352,7 @@ def _new_track(atoms: ase.Atoms, fire: FireParameters, skin_A: float) -> dict:
         "needs_rebuild": False,
         "skin": skin_A,
         "graph": None,
+        "failed": "",
     }
 
 
@@ -368,11 +370,21 @@ def _fixed_shape(graphs, max_atoms: int, max_graphs: int, headroom: float) -> Ba
     edge count to grow by ``headroom`` as structures relax (nodes, edges and degree on coarse steps)."""
     total_nodes = sum(g.num_nodes for g in graphs)
     nodes = min(total_nodes, max_atoms) + 1
-    density = max(g.num_edges / g.num_nodes for g in graphs)
+    # The median structure's edge density sets the edge budget (an outlier just shares the batch with fewer
+    # others); the densest atom sets the table width, so that the call compiles once.
+    density = float(np.median([g.num_edges / g.num_nodes for g in graphs]))
     largest = max(g.num_edges for g in graphs)
-    edges = 1024 * math.ceil(headroom * max(largest, density * (nodes - 1)) / 1024)
+    edges = headroom * max(largest, density * (nodes - 1))
     degree = max(neighbor_capacity(g.receivers, 32) for g in graphs)
-    return BatchShape(32 * math.ceil(nodes / 32), edges, min(len(graphs), max_graphs), degree)
+    # Coarse ladders (x1.5) so that calls with similar structures share compiled shapes.
+    return BatchShape(_ladder(nodes, 64), _ladder(edges, 1024), min(len(graphs), max_graphs), degree)
+
+
+def _ladder(n: float, start: int, growth: float = 1.5) -> int:
+    size = start
+    while size < n:
+        size = math.ceil(size * growth)
+    return size
 
 
 def _deformation(track: dict) -> np.ndarray:
@@ -412,6 +424,7 @@ def relax_structures(
     steps_per_chunk: int = 20,
     max_atoms_per_batch: int = 512,
     max_structures_per_batch: int = 64,
+    max_neighbors: int = 128,
     fire: FireParameters = FireParameters(),
     record_frames: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -426,6 +439,8 @@ def relax_structures(
         skin_A: neighbour-list skin: larger means fewer rebuilds and more edges.
         steps_per_chunk: FIRE steps per jitted call between host syncs (rebuilds, refills).
         max_atoms_per_batch / max_structures_per_batch: padded batch capacity.
+        max_neighbors: a structure with more neighbours per atom (within cutoff + skin) is given up: a cell
+            collapsing under a bad potential must not grow the batch without bound.
         record_frames: keep labelled snapshots (the input, every sync, the last) for training sets.
         progress: called with (finished, total) after every sync.
     """
@@ -453,13 +468,26 @@ def relax_structures(
     tracks = [_new_track(a, fire, skin_A) for a in structures]
     for t in tracks:
         t["graph"] = _graph(potential, t)
+        if max_degree(t["graph"], step=1) > max_neighbors:  # overlapping atoms: not worth a compile
+            t["failed"], t["graph"], t["done"] = (
+                f"more than {max_neighbors} neighbours at the start",
+                None,
+                True,
+            )
     # One padded shape for the whole call (one compile), from the largest edge density and degree.
-    shape = _fixed_shape(
-        [t["graph"] for t in tracks], max_atoms_per_batch, max_structures_per_batch, headroom=1.3
+    # Sparse structures first, dense ones last (the dense neighbour table is as wide as the densest atom of a
+    # batch): the table widens once, when the dense ones come, instead of for every batch.
+    queue = sorted(
+        (k for k, t in enumerate(tracks) if t["graph"] is not None),
+        key=lambda k: (max_degree(tracks[k]["graph"], step=32), k),
     )
-    queue = list(range(len(tracks)))
+    if not queue:
+        return [_result(t, fmax_eV_per_A) for t in tracks]
+    shape = _fixed_shape(
+        [tracks[k]["graph"] for k in queue], max_atoms_per_batch, max_structures_per_batch, headroom=1.3
+    )
     active: list[int] = []
-    finished = 0
+    finished = len(tracks) - len(queue)
     while queue or active:
         nodes = sum(tracks[k]["graph"].num_nodes for k in active)
         edges = sum(tracks[k]["graph"].num_edges for k in active)
@@ -478,12 +506,22 @@ def relax_structures(
                 max(shape.max_neighbors, grown.max_neighbors),
             )
             continue
+        # Rebuilt graphs may have grown: hand structures back to the queue until the batch fits again.
+        while len(active) > 1 and sum(tracks[k]["graph"].num_edges for k in active) > shape.num_edges:
+            queue.insert(0, active.pop())
         graphs = [tracks[k]["graph"] for k in active]
-        degree = max(
-            shape.max_neighbors, neighbor_capacity(np.concatenate([g.receivers for g in graphs]), 32)
-        )
-        shape = dataclasses.replace(shape, max_neighbors=degree)  # only grows: few distinct compiled shapes
-        graph = dataclasses.replace(pack_graphs(graphs, shape, potential.dtype), max_neighbors=degree)
+        degree = max(neighbor_capacity(g.receivers, 32) for g in graphs)  # per structure, not summed
+        edges = sum(g.num_edges for g in graphs)
+        if degree > shape.max_neighbors or edges > shape.num_edges:
+            # Grow in coarse steps (each new shape is one compile), never shrink.
+            shape = BatchShape(
+                shape.num_nodes,
+                max(shape.num_edges, _ladder(edges, shape.num_edges)),
+                shape.num_graphs,
+                max(shape.max_neighbors, 32 * math.ceil(1.5 * degree / 32)),
+            )
+        graph = pack_graphs(graphs, shape, potential.dtype)
+        graph = dataclasses.replace(graph, max_neighbors=shape.max_neighbors)
         batch, state = _pack(tracks, active, graph, shape, potential.dtype)
         steps_before = [tracks[k]["steps"] for k in active]
         state = chunk(potential.params, batch, state)
@@ -511,11 +549,22 @@ def relax_structures(
                 t["graph"] = None
                 continue
             if t["needs_rebuild"] and t["steps"] == before:
-                # Not one step fitted in the skin (a tiny cell whose cell step is large): widen its skin.
+                # Not one step fitted in the skin (a tiny cell whose cell step is large): widen its skin,
+                # twice at most; after that the structure is given up (returned unconverged, flagged).
                 t["skin"] *= 2.0
-            if t["needs_rebuild"]:
+                if t["skin"] > 4.0 * skin_A:
+                    t["failed"] = "cannot take a step within 4x the neighbour-list skin"
+            if t["needs_rebuild"] and not t["failed"]:
                 t["graph"] = _graph(potential, t)
                 t["needs_rebuild"] = False
+                if max_degree(t["graph"], step=1) > max_neighbors:
+                    t["failed"] = (
+                        f"more than {max_neighbors} neighbours within cutoff + skin (collapsed cell)"
+                    )
+            if t["failed"]:
+                finished += 1
+                t["graph"] = None
+                continue
             still.append(k)
         active = still
         if progress is not None:
@@ -620,9 +669,10 @@ def _result(t: dict, fmax_eV_per_A: float) -> RelaxResult:
         atoms=_labelled(t["atoms"], positions, cell, t["energy"], t["forces"], t["stress"]),
         energy_eV=float(t["energy"]),
         initial_energy_eV=float(t["initial_energy"]),
-        converged=bool(t["fmax"] < fmax_eV_per_A),
+        converged=bool(t["fmax"] < fmax_eV_per_A and not t["failed"]),
         steps=int(t["steps"]),
         fmax_eV_per_A=float(t["fmax"]),
         volume_change_percent=100.0 * (float(np.linalg.det(_deformation(t))) - 1.0),
         frames=t["frames"],
+        failure=t["failed"],
     )
