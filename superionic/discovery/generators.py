@@ -152,10 +152,16 @@ def saps(
             symmetrized = SpacegroupAnalyzer(conventional, symprec=0.1).get_symmetrized_structure()
         except Exception:  # no symmetry found: SAPS needs orbits
             continue
+        present = {sp.symbol: sp.oxi_state for sp in conventional.composition}
         for orbit in symmetrized.equivalent_indices:
             old = conventional[orbit[0]].specie
             options = []
             for symbol in sorted(allowed - {old.symbol}):
+                if old.oxi_state not in Element(symbol).common_oxidation_states:
+                    continue  # same charge keeps the cell neutral; only common oxidation states
+                if present.get(symbol, old.oxi_state) != old.oxi_state:
+                    continue  # Cl+ on a Li+ site beside Cl-: one element, two charges
+
                 new = Species(symbol, old.oxi_state)
                 if new not in table.species:
                     continue
@@ -238,7 +244,7 @@ def random_structures(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     crystal.from_random(
-                        3, group, symbols, [n * z for n in per_fu], seed=int(rng.integers(2**31))
+                        3, group, symbols, [n * z for n in per_fu], random_state=int(rng.integers(2**31))
                     )
             except Exception:  # pyxtal: this composition does not fit this space group's Wyckoff sites
                 continue
