@@ -261,6 +261,15 @@ class DiscoveryConfig:
         for seed in self.seeds:
             if not Path(seed).is_file():
                 raise ConfigError(f"seed structure not found: {seed}")
+        from superionic.discovery.hull import excluded
+
+        for seed in self.seeds:
+            formula = _seed_formula(seed)
+            if excluded(formula, self.exclude_formulas, self.exclude_systems):
+                raise ConfigError(
+                    f"seed {Path(seed).name} ({formula}) is excluded by exclude_formulas/exclude_systems: "
+                    "remove it from seeds"
+                )
         if self.reference_entries and not Path(self.reference_entries).is_file():
             raise ConfigError(f"reference_entries file not found: {self.reference_entries}")
         if self.rounds < 1:
@@ -293,3 +302,12 @@ class DiscoveryConfig:
         for key in ("compute", "handoff", "out_dir", "database"):
             data.pop(key)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _seed_formula(path: str) -> str:
+    from superionic.estimate import EstimateError, read_structure
+
+    try:
+        return read_structure(path).composition.reduced_formula
+    except EstimateError as err:
+        raise ConfigError(str(err)) from err

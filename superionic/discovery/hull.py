@@ -161,6 +161,11 @@ def excluded(formula: str, exclude_formulas: Sequence[str], exclude_systems: Seq
 # --------------------------------------------------------------------------------------------------- the hull
 
 
+def atoms_per_formula(formula: str) -> float:
+    """Atoms in one formula unit as written (``Li3YCl6``: 10)."""
+    return Composition(formula).num_atoms
+
+
 def phase_diagram(entries: Sequence[tuple[str, float]]):
     """pymatgen ``PhaseDiagram`` from (formula, total energy per formula-as-written in eV) pairs.
 

@@ -399,7 +399,7 @@ class Loop:
             return
         diagrams = [
             hull_mod.phase_diagram(
-                [(f, values[m] * _atoms_per_formula(f)) for f, values in reference.items()]
+                [(f, values[m] * hull_mod.atoms_per_formula(f)) for f, values in reference.items()]
             )
             for m in range(len(members))
         ]
@@ -474,7 +474,7 @@ class Loop:
     def oracle_hull(self):
         """PhaseDiagram of the oracle: references and confirmed candidates (lowest per composition)."""
         entries = [
-            (row.reduced_formula, row.e_oracle_eV_per_atom * _atoms_per_formula(row.reduced_formula))
+            (row.reduced_formula, row.e_oracle_eV_per_atom * hull_mod.atoms_per_formula(row.reduced_formula))
             for row in self.store.rows(stage="oracle_done")
         ]
         return hull_mod.phase_diagram(entries)
@@ -623,12 +623,6 @@ def _structure(atoms):
     atoms = atoms.copy()
     atoms.calc = None
     return AseAtomsAdaptor.get_structure(atoms)
-
-
-def _atoms_per_formula(formula: str) -> float:
-    from pymatgen.core import Composition
-
-    return Composition(formula).num_atoms
 
 
 def _read_seed(path: str):
