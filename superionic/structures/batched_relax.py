@@ -377,7 +377,8 @@ def _fixed_shape(graphs, max_atoms: int, max_graphs: int, headroom: float) -> Ba
     edges = headroom * max(largest, density * (nodes - 1))
     degree = max(neighbor_capacity(g.receivers, 32) for g in graphs)
     # Coarse ladders (x1.5) so that calls with similar structures share compiled shapes.
-    return BatchShape(_ladder(nodes, 64), _ladder(edges, 1024), min(len(graphs), max_graphs), degree)
+    graphs_ladder = min(_ladder(len(graphs), 4), max_graphs)
+    return BatchShape(_ladder(nodes, 64), _ladder(edges, 1024), graphs_ladder, degree)
 
 
 def _ladder(n: float, start: int, growth: float = 1.5) -> int:
