@@ -52,13 +52,11 @@ def write_entries(path: Path) -> Path:
     return path
 
 
-def tiny_config(tmp_path: Path, name: str, **compute) -> Path:
-    entries = write_entries(tmp_path / "entries.json")
+def tiny_config(tmp_path: Path, name: str, entries: bool = True, **compute) -> Path:
     config = {
         "seeds": [str(SEED)],
         "elements": ["Li", "Cl", "Sc", "Y"],
         "exclude_systems": ["Cl-Li-Y"],
-        "reference_entries": str(entries),
         "rounds": 1,
         "out_dir": str(tmp_path / name),
         "generators": {"random_structures": False, "max_candidates_per_round": 4},
@@ -68,6 +66,8 @@ def tiny_config(tmp_path: Path, name: str, **compute) -> Path:
         "handoff": {"enabled": False},
         "compute": compute or {"scheduler": "synchronous"},
     }
+    if entries:
+        config["reference_entries"] = str(write_entries(tmp_path / "entries.json"))
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -178,7 +178,7 @@ def test_dask_local_cluster_gives_identical_database(finished_run, tmp_path):
 
 
 def test_bad_configs_fail_with_one_line_before_any_work(tmp_path, capsys):
-    path = tiny_config(tmp_path, "bad")
+    path = tiny_config(tmp_path, "bad", entries=False)
     data = yaml.safe_load(path.read_text())
     cases = {
         "unknown config keys": {**data, "round": 2},
@@ -195,7 +195,7 @@ def test_bad_configs_fail_with_one_line_before_any_work(tmp_path, capsys):
 
 
 def test_excluded_seed_is_refused(tmp_path):
-    path = tiny_config(tmp_path, "excluded")
+    path = tiny_config(tmp_path, "excluded", entries=False)
     data = yaml.safe_load(path.read_text())
     data["exclude_systems"] = ["Cl-Li-Sc"]
     path.write_text(yaml.safe_dump(data))
