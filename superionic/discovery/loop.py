@@ -253,9 +253,9 @@ class Loop:
         ]
         candidates.sort(key=lambda cand: -(cand.probability or 0.0))
         if g.random_structures:
-            compositions = sorted({cand.formula for cand in candidates})[
-                : max(1, g.max_candidates_per_round // 10)
-            ]
+            # The compositions of the most probable substitutions (candidates are sorted by probability).
+            compositions = list(dict.fromkeys(cand.formula for cand in candidates))
+            compositions = compositions[: max(1, g.max_candidates_per_round // 10)]
             from pymatgen.core import Composition
 
             candidates += gen.random_structures(
@@ -524,9 +524,11 @@ class Loop:
         ]
         hull_errors = [row.ehull_student_meV - row.ehull_oracle_meV for row in oracle_rows]
         stable = sorted(
-            row.reduced_formula
-            for row in self.store.rows(stage="oracle_done")
-            if row.ehull_oracle_meV <= 1e-6
+            {
+                row.reduced_formula
+                for row in self.store.rows(stage="oracle_done")
+                if row.ehull_oracle_meV <= 1e-6
+            }
         )
         return {
             "round": r,
