@@ -505,8 +505,11 @@ def analyze_trajectories(
     species: str = "Li",
     charge_e: float | None = None,
     temperatures_K: Sequence[float] | None = None,
+    mechanism: bool = False,
+    sites: str | None = None,
 ) -> tuple[dict[str, Any], Any]:
-    """``conductivity analyze``: the analysis part of the workflow on existing trajectories."""
+    """``conductivity analyze``: the analysis part of the workflow on existing trajectories; with ``mechanism``
+    also sites, jumps, barriers, density and pathways (``sites``: a structure file whose mobile-ion sites to use)."""
     from superionic import analysis
 
     for p in paths:
@@ -515,8 +518,20 @@ def analyze_trajectories(
         if Path(p).stat().st_size == 0:
             raise EstimateError(f"trajectory file is empty: {p}")
     try:
+        trajectories = [analysis.read_trajectory(p) for p in paths]
         transport = analysis.analyze(
-            list(paths), species=species, charge=charge_e, temperatures_K=temperatures_K
+            trajectories, species=species, charge=charge_e, temperatures_K=temperatures_K
+        )
+        how = (
+            analysis.analyze_mechanism(
+                trajectories,
+                species=species,
+                temperatures_K=temperatures_K,
+                reference=sites,
+                transport=transport,
+            )
+            if mechanism
+            else None
         )
     except (ValueError, OSError, KeyError) as err:
         raise EstimateError(str(err).splitlines()[0]) from err
@@ -524,15 +539,25 @@ def analyze_trajectories(
         "schema": "superionic.conductivity.analyze/1",
         "superionic_version": __version__,
         "inputs": [str(p) for p in paths],
-        "settings": {"species": species, "charge_e": charge_e, "temperatures_K": temperatures_K},
+        "settings": {
+            "species": species,
+            "charge_e": charge_e,
+            "temperatures_K": temperatures_K,
+            "mechanism": mechanism,
+            "sites": sites,
+        },
         "transport": transport.to_dict(),
         "environment": _environment(),
     }
+    if how is not None and out_dir is None:
+        report["mechanism"] = how.to_dict()
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         analysis.plot_msd(transport, out / "msd.png")
         if len(transport.results) >= 2:
             analysis.plot_arrhenius(transport, out / "arrhenius.png")
+        if how is not None:
+            report["mechanism"] = how.to_dict(how.write(out))
         _atomic_write_json(out / "report.json", _json_safe(report))
     return report, transport

@@ -33,6 +33,7 @@ def read_trajectory(
     charges: ChargeSpec = None,
     format: str | None = None,
     frame_interval_ps: float | None = None,
+    topology: str | Path | None = None,
 ) -> Trajectory:
     """Read a trajectory file into an unwrapped :class:`Trajectory`.
 
@@ -45,6 +46,9 @@ def read_trajectory(
             file's ``charge`` dataset. Default: the file's, else pymatgen's oxidation-state guess.
         format: one of ``FORMATS``; default from the suffix and, for HDF5, from the file's content.
         frame_interval_ps: time between frames, for formats without times (ASE .traj, XDATCAR); overrides them.
+        topology: a structure file of the same atoms in the same order (PDB, GRO, CIF, POSCAR; MDAnalysis'
+            convention) giving the elements of a file that stores none; overrides the file. Default for a file
+            without species: a same-stem ``.pdb`` or ``.gro`` beside it (as superionic and MDAnalysis users write).
 
     Returns:
         A :class:`Trajectory`; positions unwrapped with the NPT-safe scheme of ``unwrap_positions`` (a no-op on
@@ -64,12 +68,25 @@ def read_trajectory(
         raw = _read_ase(path, "vasp-xdatcar" if fmt == "xdatcar" else None)
     raw["metadata"].update({"source": str(path), "format": fmt})
 
-    numbers = raw["atomic_numbers"] if species is None else _species_to_z(species)
+    numbers = raw["atomic_numbers"]
+    if topology is None and numbers is None:
+        topology = next(
+            (c for c in (path.with_suffix(".pdb"), path.with_suffix(".gro")) if c.is_file()), None
+        )
+    if species is not None:
+        numbers = _species_to_z(species)
+    elif topology is not None:
+        numbers = _species_from_topology(Path(topology))
+        raw["metadata"]["species_from"] = str(topology)
     if numbers is None:
-        raise ValueError(f"{path} does not say which element each atom is; pass species=[...] (symbols or Z)")
+        raise ValueError(
+            f"{path} does not say which element each atom is; pass species=[...] (symbols or Z) or a topology "
+            "file (e.g. a .pdb of the same atoms)"
+        )
     n_atoms = raw["positions_A"].shape[1]
     if numbers.shape != (n_atoms,):
-        raise ValueError(f"species has {numbers.shape[0]} entries but {path} has {n_atoms} atoms")
+        given = f"topology {topology}" if species is None and topology is not None else "species"
+        raise ValueError(f"{given} has {numbers.shape[0]} entries but {path} has {n_atoms} atoms")
 
     times_ps = raw["times_ps"]
     if frame_interval_ps is not None:
@@ -108,6 +125,19 @@ def _species_to_z(species: SpeciesSpec) -> np.ndarray:
         else:
             out.append(int(s))
     return np.asarray(out, dtype=np.int64)
+
+
+def _species_from_topology(topology: Path) -> np.ndarray:
+    """Atomic numbers ``[N]`` from a structure file of the same atoms (read with ASE)."""
+    from ase.io import read
+
+    if not topology.is_file():
+        raise FileNotFoundError(f"topology file {topology} does not exist")
+    try:
+        atoms = read(topology)
+    except Exception as err:  # ASE raises many types for unreadable files
+        raise ValueError(f"cannot read topology {topology}: {err}".splitlines()[0]) from err
+    return atoms.numbers.astype(np.int64)
 
 
 def _resolve_charges(charges: ChargeSpec, from_file: np.ndarray | None, numbers: np.ndarray) -> np.ndarray:

@@ -97,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("--species", default="Li")
     ana.add_argument("--charge", type=float)
     ana.add_argument("--temperature", type=float, nargs="+", help="K, one per file (or one for all)")
+    ana.add_argument(
+        "--mechanism",
+        action="store_true",
+        help="also report how the ions move: sites and occupancies, jump rates per type (with intervals), "
+        "barriers, collective jumps, density (.cube with --out) and percolation paths, RDFs",
+    )
+    ana.add_argument(
+        "--sites",
+        metavar="STRUCTURE",
+        help="structure file (CIF, POSCAR, ...) whose mobile-ion sites are the sites of --mechanism, "
+        "Wyckoff-labelled (implies --mechanism; default: sites found as peaks of the density)",
+    )
     ana.add_argument("--out", default=None, help="write report.json, msd.png, arrhenius.png here")
     ana.add_argument("--json", action="store_true", help="print report.json on stdout instead of the table")
     return parser
@@ -145,6 +157,32 @@ def format_table(transport: dict) -> str:
         )
     for warning in transport.get("warnings", []):
         lines.append(f"warning: {warning}")
+    return "\n".join(lines)
+
+
+def format_mechanism(mechanism: dict) -> str:
+    """The human-readable summary of a MechanismReport dict: sites, occupancies, jumps, barriers."""
+    sites = mechanism["sites"]
+    counts = ", ".join(f"{n} {t}" for t, n in sites["sites_per_type"].items())
+    lines = [f"sites ({sites['source']}, {sites['space_group']}): {counts}"]
+    for r in mechanism["results"]:
+        lines.append(
+            f"{r['temperature_K']:g} K: {r['n_jumps']} jumps, {r['fraction_in_transit']:.0%} of time in transit"
+        )
+        for o in r["occupancy"]:
+            lines.append(
+                f"  occupancy {o['site_type']}: {o['ions_per_site']:.3f} {_interval(o['ions_per_site_ci95'])}"
+            )
+        for j in r["jump_types"]:
+            lines.append(
+                f"  {j['from_type']} -> {j['to_type']}: {j['n_jumps']} jumps, rate {_fmt(j['rate_per_ps'])}/ps "
+                f"{_interval(j['rate_per_ps_ci95'])}"
+            )
+        lines.append(f"  {r['jump_vs_msd']}")
+    for b in mechanism["barriers"]:
+        if b["Ea_eV"] is not None:
+            lines.append(f"Ea {b['jump_type']} = {b['Ea_eV']:.3f} eV {_interval(b['Ea_eV_ci95'])}")
+    lines.extend(f"warning: {w}" for w in mechanism.get("warnings", []))
     return "\n".join(lines)
 
 
@@ -197,10 +235,14 @@ def _run_analyze(args: argparse.Namespace) -> int:
             species=args.species,
             charge_e=args.charge,
             temperatures_K=args.temperature,
+            mechanism=args.mechanism or args.sites is not None,
+            sites=args.sites,
         )
     except EstimateError as err:
         return fail("conductivity analyze", str(err))
     print(json.dumps(report, indent=2) if args.json else format_table(report["transport"]))
+    if "mechanism" in report and not args.json:
+        print(format_mechanism(report["mechanism"]))
     return EXIT_OK
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 import jax.numpy as jnp
-from jax_md import energy, partition
+import numpy as np
+from jax_md import energy, partition, space
+
+from superionic.potentials.jaxmd import cell_from_box, perpendicular_widths
 
 __all__ = ["LennardJones"]
 
@@ -27,16 +30,24 @@ class LennardJones:
     name: str = "lennard_jones"
     species: tuple[str, ...] = ()
 
-    @property
-    def cutoff(self) -> float:
-        return self.cutoff_A
-
     def jax_md_neighbor_energy(
-        self, displacement_fn, box, atomic_numbers, *, skin_A: float, capacity_multiplier: float = 1.25
+        self, box, atomic_numbers, *, skin_A: float, capacity_multiplier: float = 1.25
     ):
-        """``neighbor_fn, energy_fn`` for fractional coordinates in ``box`` (columns = lattice vectors)."""
+        """``neighbor_fn, energy_fn`` for fractional coordinates in ``box`` (columns = lattice vectors).
+
+        jax-md's lists are minimum-image: every perpendicular width of the box must be at least
+        2 (cutoff + skin).
+        """
         del atomic_numbers  # one species
+        widths = perpendicular_widths(cell_from_box(box))
+        if min(widths) < 2.0 * (self.cutoff_A + skin_A) - 1e-6:
+            raise ValueError(
+                f"box too small for a minimum-image neighbour list: perpendicular widths "
+                f"{np.round(widths, 2).tolist()} Å, need >= {2.0 * (self.cutoff_A + skin_A):.2f} Å "
+                f"(2 x (cutoff {self.cutoff_A} + skin {skin_A})); use a supercell"
+            )
         dtype = jnp.asarray(box).dtype
+        displacement_fn, _ = space.periodic_general(jnp.asarray(box), fractional_coordinates=True)
         onset = self.onset_A if self.onset_A is not None else 0.85 * self.cutoff_A
         sigma = jnp.asarray(self.sigma_A, dtype)
         return energy.lennard_jones_neighbor_list(

@@ -42,6 +42,8 @@ class MDConfig:
         trajectory does not depend on which other members run beside it.
       precision: "float32" or "float64" (float64 needs ``jax.config.update("jax_enable_x64", True)``).
       write_velocities: also write velocities to the trajectory.
+      trajectory_precision: storage precision of positions and velocities in the H5MD files ("float32" or
+        "float64"; None: the simulation's ``precision``).
       max_temperature_factor: stop with an error when a member's kinetic temperature exceeds this multiple of
         its target (or 5000 K above it, whichever is larger): the dynamics exploded.
       progress: show a tqdm progress bar.
@@ -67,6 +69,7 @@ class MDConfig:
     seed: int = 0
     precision: Literal["float32", "float64"] = "float32"
     write_velocities: bool = False
+    trajectory_precision: Literal["float32", "float64"] | None = None
     max_temperature_factor: float = 5.0
     progress: bool = True
 
@@ -105,6 +108,10 @@ class MDConfig:
             raise ValueError("thermostat_chain_length must be >= 1")
         if self.precision not in ("float32", "float64"):
             raise ValueError(f"precision must be 'float32' or 'float64', got {self.precision!r}")
+        if self.trajectory_precision not in (None, "float32", "float64"):
+            raise ValueError(
+                f"trajectory_precision must be None, 'float32' or 'float64', got {self.trajectory_precision!r}"
+            )
 
     # Derived step counts (what the engine uses) ---------------------------------------------------------------
     @property

@@ -33,10 +33,11 @@ from superionic.md.engine import Carry, ChunkSpec, make_chunk_fn, make_init_fn, 
 from superionic.md.ensembles import Integrator, make_integrator, shield_energy_fn
 from superionic.md.h5md import H5MDWriter, read_trajectory, write_topology
 from superionic.md.system import System, cell_from_box
+from superionic.potentials.jaxmd import perpendicular_widths
 
 __all__ = ["MDInstabilityError", "MDResult", "MemberSummary", "run"]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: neighbour capacity holds the packed table's width and the periodic images
 # MDConfig fields that may change between a run and its restart (they do not change the trajectory).
 _RESTART_MUTABLE = {"production_ps", "progress", "chunk_steps"}
 
@@ -111,41 +112,27 @@ class _Bound:
     sha256: str
 
 
-def _bind_potential(potential, displacement_fn, box, system: System, config: MDConfig) -> _Bound:
-    """A ``Potential``-like object (``jax_md_neighbor_energy``, ``cutoff_A``/``cutoff``) or a jax-md ``(neighbor_fn, energy_fn)``
+def _bind_potential(potential, box, system: System, config: MDConfig) -> _Bound:
+    """A potential (``jax_md_neighbor_energy``, ``cutoff_A``, ``name``) or a jax-md ``(neighbor_fn, energy_fn)``
     pair built for ``space.periodic_general(box, fractional_coordinates=True)`` with ``dr_threshold = skin_A``."""
-    half_width = 0.5 * min(np.asarray(_widths(system.cell_A)))
     if hasattr(potential, "jax_md_neighbor_energy"):
         neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(
-            displacement_fn,
             box,
             jnp.asarray(system.numbers),
             skin_A=config.skin_A,
             capacity_multiplier=config.capacity_multiplier,
         )
-        cutoff = float(getattr(potential, "cutoff_A", None) or potential.cutoff)
-        if cutoff + config.skin_A > half_width + 1e-6:
-            raise ValueError(
-                f"cutoff + skin = {cutoff + config.skin_A:.2f} Å exceeds half the narrowest cell width "
-                f"({half_width:.2f} Å); prepare the system with cutoff_A={cutoff} and skin_A={config.skin_A}"
-            )
-        name = str(getattr(potential, "name", type(potential).__name__))
         fingerprint = getattr(potential, "fingerprint", None)
-        sha = str(fingerprint() if callable(fingerprint) else getattr(potential, "sha256", "") or "")
-        return _Bound(neighbor_fn, energy_fn, cutoff + config.skin_A, name, sha)
+        sha = fingerprint() if callable(fingerprint) else ""
+        return _Bound(neighbor_fn, energy_fn, potential.cutoff_A + config.skin_A, potential.name, sha)
     if isinstance(potential, (tuple, list)) and len(potential) == 2:
         neighbor_fn, energy_fn = potential
+        half_width = 0.5 * min(perpendicular_widths(system.cell_A))
         return _Bound(neighbor_fn, energy_fn, half_width, "custom", "")
     raise TypeError(
         "potential must have a jax_md_neighbor_energy method (superionic.potentials) or be a jax-md "
         f"(neighbor_fn, energy_fn) pair, got {type(potential).__name__}"
     )
-
-
-def _widths(cell: np.ndarray) -> np.ndarray:
-    from superionic.potentials.jaxmd import perpendicular_widths
-
-    return perpendicular_widths(cell)
 
 
 def _dtype(precision: str):
@@ -227,8 +214,8 @@ class _Run:
         self.system, self.config, self.out_dir = system, config, out_dir
         self.dtype = _dtype(config.precision)
         self.box = jnp.asarray(system.box, self.dtype)
-        displacement_fn, shift_fn = space.periodic_general(self.box, fractional_coordinates=True)
-        self.bound = _bind_potential(potential, displacement_fn, self.box, system, config)
+        _, shift_fn = space.periodic_general(self.box, fractional_coordinates=True)
+        self.bound = _bind_potential(potential, self.box, system, config)
         self.energy_fn = shield_energy_fn(self.bound.energy_fn)
         self.neighbor_fn = self.bound.neighbor_fn
         self.masses = jnp.asarray(system.masses_amu, self.dtype)
@@ -421,7 +408,7 @@ def run(
         meta, arrays = _load_checkpoint(r.checkpoint)
         _check_compatible(meta, r, config)
         phase, step_done, frames_written = meta["phase"], meta["step"], meta["frames_written"]
-        capacity = (meta["capacity"][0], meta["capacity"][1])
+        capacity = nl.Capacity.from_list(meta["capacity"])
         positions = jnp.asarray(arrays["positions"], r.dtype)
         boxes = jnp.asarray(arrays["boxes"], r.dtype)
         template = r.init_carry(phase, positions, jnp.zeros_like(positions), boxes, capacity)
@@ -461,7 +448,10 @@ def run(
             steps_run += n
             # Production starts from the equilibrated positions, momenta (and box), with fresh thermostat variables.
             boxes = r.boxes("equilibration", carry)
-            carry = r.init_carry("production", carry.state.position, carry.state.momentum, boxes)
+            # The neighbour capacity carries over (it grows only if the equilibrated positions need more), so
+            # the production program has the shapes the equilibration already needed.
+            capacity = nl.capacity_of(carry.nbrs)
+            carry = r.init_carry("production", carry.state.position, carry.state.momentum, boxes, capacity)
             phase, step_done, frames_written = "production", 0, 0
         if writers is None:
             writers = _open_writers(r, resume_frames=None)
@@ -497,6 +487,7 @@ def _open_writers(r: _Run, resume_frames: int | None) -> list[H5MDWriter]:
             charges_e=r.system.charges_e,
             parameters=r.parameters(t, rep),
             write_velocities=r.config.write_velocities,
+            position_dtype=r.config.trajectory_precision or r.config.precision,
             resume_frames=resume_frames,
         )
         for path, (_, t, rep) in zip(r.paths, r.config.members, strict=True)
@@ -517,13 +508,12 @@ def _check_compatible(meta: dict, r: _Run, config: MDConfig) -> None:
 
 
 def _checkpoint(r: _Run, carry: Carry, phase: str, step: int, frames_written: int) -> None:
-    occupancy, cells = nl.capacity_of(carry.nbrs)
     meta = {
         "version": CHECKPOINT_VERSION,
         "phase": phase,
         "step": int(step),
         "frames_written": int(frames_written),
-        "capacity": [occupancy, cells],
+        "capacity": nl.capacity_of(carry.nbrs).to_list(),
         "config": r.config.to_dict(),
         "fingerprint": _fingerprint(r.system),
         "superionic_version": superionic.__version__,
@@ -555,8 +545,8 @@ def _run_phase(
             code = int(np.bitwise_or.reduce(np.asarray(new.nbrs.error.code).ravel())) & nl.RECOVERABLE_ERRORS
             if not code:
                 break
-            capacity = nl.grown_capacity(start.nbrs, code, r.n_atoms)
             boxes = r.boxes(phase, start)
+            capacity = nl.grown_capacity(start.nbrs, code, r.n_atoms, boxes=boxes, neighbor_fn=r.neighbor_fn)
             nbrs = nl.allocate_batch(r.neighbor_fn, start.state.position, boxes, min_capacity=capacity)
             if c.progress:
                 tqdm_write(

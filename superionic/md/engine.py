@@ -170,6 +170,8 @@ def make_chunk_fn(
         )
         old = state.position
         state, work = vstep(state, nbrs, kT)
+        # The model saw only the pairs that fit its packed within-cutoff table: flag a step where one did not.
+        nbrs = nl.check_edges_batch(neighbor_fn, nbrs, state.position, vbox(state))
         if spec.equilibrate:
             frac = jnp.minimum((s + 1) / max(spec.ramp_steps, 1), 1.0).astype(kT.dtype)
             target = kT_start + (kT - kT_start) * frac

@@ -233,11 +233,12 @@ def prepare_system(
     Args:
       source: ``Atoms``, ``Structure`` or a path to any file pymatgen or ASE reads (CIF, POSCAR, extxyz, ...).
       cutoff_A: the potential's cutoff radius (Å).
-      skin_A: the neighbour-list skin (Å). Every perpendicular width of the supercell is made
-        >= 2 (cutoff_A + skin_A), so the minimum-image convention and the neighbour list are exact.
+      skin_A: the neighbour-list skin (Å). A supercell chosen here has every perpendicular width
+        >= 2 (cutoff_A + skin_A), so no atom interacts with its own periodic image.
       target_atoms: grow the supercell (along its narrowest direction) until it has at least this many atoms.
       max_atoms: refuse supercells larger than this (a guard against a unit mix-up); ``None`` for no limit.
-      supercell: force this diagonal repetition instead of choosing one (still checked against the width rule).
+      supercell: force this diagonal repetition instead of choosing one (any size: cells narrower than
+        2 (cutoff + skin) run too, with atoms that see their own periodic images).
       charges_e: formal charges, either per element (``{"Li": 1, "N": -3}``) or per site of the input cell; by
         default the oxidation states carried by a pymatgen ``Structure``, else pymatgen's guess.
       masses_amu: per-element mass overrides (e.g. isotopes), default standard atomic weights.
@@ -277,13 +278,12 @@ def prepare_system(
     if supercell is None:
         reps = choose_supercell(cell, n_cell, min_width, target_atoms, max_atoms)
     else:
+        # A chosen supercell may be narrower than 2 (cutoff + skin): superionic's neighbour table resolves every
+        # periodic image (small cells for reference MD and specialist training); jax-md's minimum-image lists
+        # (e.g. LennardJones) refuse such a box themselves.
         reps = tuple(int(r) for r in supercell)
-        widths = perpendicular_widths(cell) * np.array(reps)
-        if len(reps) != 3 or np.any(widths < min_width - 1e-9):
-            raise ValueError(
-                f"supercell {reps} has perpendicular widths {np.round(widths, 2).tolist()} Å; each must be >= "
-                f"2 (cutoff + skin) = {min_width:.2f} Å"
-            )
+        if len(reps) != 3 or min(reps) < 1:
+            raise ValueError(f"supercell must be three positive integers, got {supercell}")
     big = atoms.repeat(reps)
     frac = np.mod(big.get_scaled_positions(wrap=True), 1.0)
     cell_std, frac = _standard_orientation(np.array(big.cell, dtype=np.float64), frac)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -22,6 +23,7 @@ from ase.data import chemical_symbols
 
 from superionic.potentials.config import NequIPConfig
 from superionic.potentials.graph import GraphBatch, Structure, build_graph_batch
+from superionic.potentials.jaxmd import neighbor_energy_fns
 from superionic.potentials.nequip import Params, atomic_energies
 
 
@@ -178,15 +180,14 @@ class Potential:
             start += n
         return results
 
-    def jax_md_neighbor_energy(self, displacement_fn, box, atomic_numbers, **options):
+    def jax_md_neighbor_energy(self, box, atomic_numbers, **options):
         """``(neighbor_fn, energy_fn)`` for jax-md; see :func:`superionic.potentials.jaxmd.neighbor_energy_fns`."""
-        from superionic.potentials.jaxmd import neighbor_energy_fns  # jaxmd imports this module
-
-        return neighbor_energy_fns(self, displacement_fn, box, atomic_numbers, **options)
+        return neighbor_energy_fns(self, box, atomic_numbers, **options)
 
     def fingerprint(self) -> str:
         """SHA-256 of the configuration and parameters (float32 bytes), identifying the weights."""
-        digest = hashlib.sha256(repr(sorted(self.config.to_dict().items())).encode())
+        # sort_keys: the config holds dicts whose order may differ between processes (the hash must not)
+        digest = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
         for leaf in jax.tree_util.tree_leaves(self.params):
             digest.update(np.asarray(leaf, np.float32).tobytes())
         return digest.hexdigest()

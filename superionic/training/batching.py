@@ -125,6 +125,8 @@ def pack_graphs(graphs: Sequence[StructureGraph], shape: BatchShape, dtype=np.fl
     senders = np.full(e_pad, n_real, np.int32)  # padding edges point at the first padding node
     receivers = np.full(e_pad, n_real, np.int32)
     shifts = np.zeros((e_pad, 3))
+    # The table's width is the degree of the most connected atom of any ONE graph (receivers of different
+    # graphs are different atoms); a shape that fixes it keeps one compiled program for every batch.
     max_neighbors = shape.max_neighbors or max(max_degree(g) for g in graphs)
     if any(max_degree(g, step=1) > max_neighbors for g in graphs):
         raise ValueError(f"an atom has more than max_neighbors={max_neighbors} neighbours: enlarge the shape")
@@ -149,5 +151,5 @@ def pack_graphs(graphs: Sequence[StructureGraph], shape: BatchShape, dtype=np.fl
         receivers=jnp.asarray(receivers),
         cell_shifts=jnp.asarray(shifts, dtype),
         edge_mask=jnp.asarray(np.arange(e_pad) < e_real),
-        max_neighbors=neighbor_capacity(np.concatenate([g.receivers for g in graphs])),
+        max_neighbors=max_neighbors,
     )

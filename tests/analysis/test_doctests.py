@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["_conductivity", "_diffusion", "_msd", "_units"]
+MODULES = ["_conductivity", "_diffusion", "_jumps", "_msd", "_units"]
 
 
 @pytest.mark.parametrize("name", MODULES)

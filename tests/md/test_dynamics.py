@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase.build import bulk
-from jax_md import space
 
 from superionic import md
 from superionic.md import units
@@ -70,8 +69,7 @@ def test_nvt_nose_hoover_samples_canonical_temperature(argon, lj, tmp_path):
 def _lj_energy_of_box(lj, system, positions_frac):
     """E(box) at fixed fractional positions (one neighbour list, valid for the small strains used here)."""
     box0 = jnp.asarray(system.box)
-    displacement, _ = space.periodic_general(box0, fractional_coordinates=True)
-    neighbor_fn, energy_fn = lj.jax_md_neighbor_energy(displacement, box0, system.numbers, skin_A=SKIN_A)
+    neighbor_fn, energy_fn = lj.jax_md_neighbor_energy(box0, system.numbers, skin_A=SKIN_A)
     nbrs = neighbor_fn.allocate(positions_frac, box=box0)
     return jax.jit(lambda box: energy_fn(positions_frac, neighbor=nbrs, box=box))
 

@@ -96,8 +96,13 @@ def test_bad_inputs_say_what_to_do(examples_dir, tmp_path):
         md.prepare_system(tmp_path / "missing.cif", cutoff_A=5.0, skin_A=1.0)
     with pytest.raises(ValueError, match="max_atoms"):
         md.prepare_system(bulk("Ar", "fcc", a=5.3, cubic=True), 7.0, 0.5, target_atoms=5000, max_atoms=1000)
-    with pytest.raises(ValueError, match="supercell"):
-        md.prepare_system(bulk("Ar", "fcc", a=5.3, cubic=True), 7.0, 0.5, supercell=(2, 2, 2))
+    with pytest.raises(ValueError, match="supercell must be three positive integers"):
+        md.prepare_system(bulk("Ar", "fcc", a=5.3, cubic=True), 7.0, 0.5, supercell=(2, 0, 2))
+    # A chosen supercell narrower than 2 (cutoff + skin) is built (superionic's potentials run it), but a
+    # jax-md minimum-image potential refuses it before any MD.
+    narrow = md.prepare_system(bulk("Ar", "fcc", a=5.3, cubic=True), 7.0, 0.5, supercell=(2, 2, 2))
+    with pytest.raises(ValueError, match="box too small for a minimum-image neighbour list"):
+        md.run(narrow, md.LennardJones(cutoff_A=7.0), md.MDConfig(skin_A=0.5, progress=False), tmp_path)
     with pytest.raises(ValueError, match="timestep_fs"):
         md.MDConfig(timestep_fs=20.0)
     with pytest.raises(ValueError, match="ensemble"):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
-from jax_md import space
 from scipy.spatial.transform import Rotation
 
 from superionic.potentials import (
@@ -143,31 +142,64 @@ def test_batched_equals_individual(potential):
         np.testing.assert_allclose(result["stress"], alone["stress"], atol=1e-12)
 
 
-def test_jax_md_ase_and_batched_paths_agree(potential):
-    atoms = li2o().repeat((2, 2, 2))  # 9.2 Å wide: >= 2 (cutoff 4 + skin 0.5)
+def _jax_md_energy_forces(potential, atoms, skin_A=0.5, **options):
+    """Energy (eV), forces (eV/Å) and the table of ``atoms`` through the JAX-MD binding."""
     box = box_from_cell(atoms.cell[:])
-    displacement, _ = space.periodic_general(box, fractional_coordinates=True)
-    neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(displacement, box, atoms.numbers, skin_A=0.5)
+    neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(box, atoms.numbers, skin_A=skin_A, **options)
     fractional = jnp.asarray(atoms.get_scaled_positions())
     nbrs = neighbor_fn.allocate(fractional)
-    e_jaxmd, grad_fractional = jax.value_and_grad(energy_fn)(fractional, nbrs)
-    # jax-md's periodic_general differentiates functions of fractional coordinates w.r.t. real-space positions
-    forces_jaxmd = -np.asarray(grad_fractional)
+    e, grad_fractional = jax.value_and_grad(energy_fn)(fractional, nbrs)
+    # jax-md's periodic_general convention: the gradient w.r.t. fractional positions is the real-space one
+    return float(e), -np.asarray(grad_fractional), nbrs
 
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: li2o().repeat((3, 3, 3)), lambda: li2o().repeat((2, 2, 2)), li2o, triclinic_lips],
+    ids=["13.8A-cube-cell-list", "9.2A-cube", "4.6A-cube", "triclinic"],
+)
+def test_jax_md_ase_and_batched_paths_agree(potential, make):
+    """The MD binding handles any cell, including cells narrower than twice the cutoff (several images of one
+    atom are neighbours), and gives the graph path's energy and forces."""
+    atoms = make()
+    e_jaxmd, forces_jaxmd, nbrs = _jax_md_energy_forces(potential, atoms)
+    assert (nbrs.cell_grid is not None) == (len(atoms) > 100)  # cells >= 3 x (cutoff + skin) use a cell list
     atoms.calc = SuperionicCalculator(potential, dtype="float64")
     batched = potential.evaluate([atoms, li2o()])[0]
-    assert float(e_jaxmd) == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
+    assert np.abs(atoms.get_forces()).max() > 1e-3  # a real test: the forces are not zero by symmetry
+    assert e_jaxmd == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
     assert batched["energy"] == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
     np.testing.assert_allclose(forces_jaxmd, atoms.get_forces(), atol=1e-9)
     np.testing.assert_allclose(batched["forces"], atoms.get_forces(), atol=1e-10)
+    # The model's edge list holds the pairs within the cutoff (with spare room), not the table's slots.
+    pairs = int(np.asarray(potential.graph_batch([atoms]).edge_mask).sum())
+    assert pairs <= nbrs.pair_capacity <= 1.25 * pairs + 1
+    assert int(nbrs.error.code) == 0
 
 
-def test_jax_md_refuses_too_small_box(potential):
+def test_jax_md_table_survives_wrapping_and_flags_a_too_narrow_packed_table(potential):
+    """Atoms that cross a cell face after the build (positions wrapped into [0, 1)) keep their neighbours'
+    images; a packed table narrower than an atom's pairs within the cutoff raises EDGE_OVERFLOW."""
+    from superionic.potentials.jaxmd import EDGE_OVERFLOW, check_edges
+
     atoms = li2o()
     box = box_from_cell(atoms.cell[:])
-    displacement, _ = space.periodic_general(box, fractional_coordinates=True)
-    with pytest.raises(ValueError, match="box too small"):
-        potential.jax_md_neighbor_energy(displacement, box, atoms.numbers, skin_A=0.5)
+    neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(box, atoms.numbers, skin_A=1.0)
+    start = atoms.get_scaled_positions()
+    nbrs = neighbor_fn.allocate(jnp.asarray(start))
+    moved = atoms.copy()
+    moved.positions[0] -= [0.3, 0.2, 0.1]  # atom 0 sits at the origin: it leaves the cell
+    moved.positions[1] += [0.1, -0.2, 0.2]
+    wrapped = moved.get_scaled_positions(wrap=True)
+    assert np.any(wrapped[0] > 0.5)  # it was wrapped to the far side
+    expected = potential.evaluate(moved)[0]
+    e = energy_fn(jnp.asarray(wrapped), nbrs)  # the table of the start positions, no rebuild
+    assert float(e) == pytest.approx(expected["energy"], abs=1e-9)
+
+    _, _, tight = _jax_md_energy_forces(potential, atoms, capacity_multiplier=1.0)
+    assert int(check_edges(neighbor_fn, jnp.asarray(start), tight, box).error.code) == 0
+    narrow = tight.set(edge_capacity=tight.edge_capacity - 1)
+    assert int(check_edges(neighbor_fn, jnp.asarray(start), narrow, box).error.code) & EDGE_OVERFLOW
 
 
 def test_ase_calculator_drives_an_optimiser(potential):
@@ -230,14 +262,37 @@ def test_jax_md_pressure_uses_the_perturbation(potential):
     """jax-md's quantity.pressure strains the displacement through ``perturbation``; it must reach the model."""
     from jax_md import quantity
 
+    from superionic.md.ensembles import shield_energy_fn
     from superionic.potentials.jaxmd import neighbor_energy_fns
 
     atoms = li2o().repeat((2, 2, 2))
     box = box_from_cell(atoms.cell[:])
-    displacement, _ = space.periodic_general(box, fractional_coordinates=True)
-    neighbor_fn, energy_fn = neighbor_energy_fns(potential, displacement, box, atoms.numbers, skin_A=0.5)
+    neighbor_fn, energy_fn = neighbor_energy_fns(potential, box, atoms.numbers, skin_A=0.5)
     fractional = jnp.asarray(atoms.get_scaled_positions())
     nbrs = neighbor_fn.allocate(fractional)
-    pressure = quantity.pressure(energy_fn, fractional, box, kinetic_energy=0.0, neighbor=nbrs)
+    pressure = quantity.pressure(
+        shield_energy_fn(energy_fn), fractional, box, kinetic_energy=0.0, neighbor=nbrs
+    )
     expected = -np.trace(potential.evaluate(atoms)[0]["stress"]) / 3.0
     assert float(pressure) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_fingerprint_is_the_same_in_every_process():
+    """The sha256 recorded in reports identifies the weights: it must not depend on the process (dict order of
+    the config, PYTHONHASHSEED)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from superionic.potentials import load; print(load('default').fingerprint())"
+    prints = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed, "JAX_PLATFORMS": "cpu"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(prints) == 1 and len(next(iter(prints))) == 64

@@ -107,8 +107,8 @@ def test_jax_md_nvt_at_1000K_is_stable(sevennet_path, examples_dir):
     potential = load(sevennet_path)
     atoms = read(examples_dir / "Li3N.cif").repeat((4, 4, 3))  # 192 atoms, widths >= 2 (5 + 0.5) Å
     box = box_from_cell(atoms.cell[:])
-    displacement, shift = space.periodic_general(box, fractional_coordinates=True)
-    neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(displacement, box, atoms.numbers, skin_A=0.5)
+    _, shift = space.periodic_general(box, fractional_coordinates=True)
+    neighbor_fn, energy_fn = potential.jax_md_neighbor_energy(box, atoms.numbers, skin_A=0.5)
     kT = 1000.0 * 8.617333262e-5  # eV
     dt = 2.0 / 10.1805055  # 2 fs in jax-md's eV-Å-amu time unit (10.18 fs)
     init, apply = simulate.nvt_nose_hoover(energy_fn, shift, dt, kT, tau=100 * dt)

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Reference Li diffusivities from SevenNet-0's own MD (JAX, no student) on small cells of fast Li conductors.
+
+These are the numbers a specialist potential must reproduce (``conductivity estimate`` builds one per
+material): the same ordered, relaxed cell, the same temperature, SevenNet-0 itself driving the atoms.
+
+For each material: order the (disordered) input on a small supercell (the lowest SevenNet-0 energy of a few
+random orderings), relax positions and cell with SevenNet-0, save the cell (``docs/reference/cells/NAME.cif``),
+then NVT Nosé–Hoover at 1000 K (equilibration with a temperature ramp, then production), and the Li tracer
+diffusivity with its 95 % interval from superionic.analysis. Results go to ``docs/reference/teacher_md.json``
+(numbers only, no trajectories). Each run checkpoints; rerunning the script resumes it and skips finished
+materials. SevenNet-0 runs at ~150-300 atom-steps/s on two CPU cores: about 30-60 min per material.
+
+    python scripts/teacher_reference.py                     # all materials
+    python scripts/teacher_reference.py --only Li3N-vac     # one
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+OBELIX = REPO.parent / "shared" / "data" / "obelix" / "cifs"
+OUT = REPO / "docs" / "reference"
+WORK = REPO / "runs" / "teacher_reference"
+
+
+@dataclass(frozen=True)
+class Material:
+    name: str
+    source: Path
+    supercell: tuple[int, int, int]
+    remove_li: int = 0  # Li vacancies to make (Li3N is a vacancy conductor: the perfect crystal has no hops)
+    note: str = ""
+
+
+MATERIALS = (
+    Material(
+        "Li3N-vac",
+        REPO / "examples" / "Li3N.cif",
+        (2, 2, 2),
+        1,
+        "alpha-Li3N, one Li vacancy in the Li2N layer",
+    ),
+    Material("LGPS", OBELIX / "mtn.cif", (1, 1, 1), 0, "Li10GeP2S12, OBELiX mtn (CC BY 4.0), one ordering"),
+    Material(
+        "Li6PS5Cl", REPO / "examples" / "Li6PS5Cl_disordered.cif", (1, 1, 1), 0, "argyrodite, one ordering"
+    ),
+)
+
+TEMPERATURE_K = 1000.0
+EQUILIBRATION_PS = 2.0
+PRODUCTION_PS = 20.0
+SEED = 20261129
+
+
+def ordered_cell(material: Material, teacher, n_orderings: int = 8):
+    """The lowest-energy of ``n_orderings`` random orderings on the supercell (ASE Atoms)."""
+    from pymatgen.core import Structure
+
+    from superionic.training.sampling import order_structure
+
+    structure = Structure.from_file(material.source) * material.supercell
+    rng = np.random.default_rng(SEED)
+    if structure.is_ordered:
+        candidates = [order_structure(structure, rng)]
+    else:
+        candidates = [order_structure(structure, rng) for _ in range(n_orderings)]
+    energies = [r["energy"] / len(a) for a, r in zip(candidates, teacher.evaluate(candidates), strict=True)]
+    atoms = candidates[int(np.argmin(energies))]
+    if material.remove_li:
+        li = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == "Li"]
+        del atoms[li[: material.remove_li]]
+    return atoms
+
+
+def relaxed(atoms, teacher, fmax: float = 0.02, steps: int = 300):
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import FIRE
+
+    from superionic.potentials import SuperionicCalculator
+
+    atoms = atoms.copy()
+    atoms.calc = SuperionicCalculator(teacher)
+    optimizer = FIRE(FrechetCellFilter(atoms), logfile=None)
+    converged = optimizer.run(fmax=fmax, steps=steps)
+    return atoms, {"steps": int(optimizer.nsteps), "converged": bool(converged), "fmax_eV_per_A": fmax}
+
+
+def run_material(material: Material, teacher) -> dict:
+    import ase.io
+
+    from superionic import analysis, md
+
+    cell_path = OUT / "cells" / f"{material.name}.cif"
+    work = WORK / material.name
+    work.mkdir(parents=True, exist_ok=True)
+    relax_info = None
+    if not cell_path.is_file():
+        atoms, relax_info = relaxed(ordered_cell(material, teacher), teacher)
+        cell_path.parent.mkdir(parents=True, exist_ok=True)
+        ase.io.write(cell_path, atoms)
+        (work / "relax.json").write_text(json.dumps(relax_info))
+    elif (work / "relax.json").is_file():
+        relax_info = json.loads((work / "relax.json").read_text())
+    atoms = ase.io.read(cell_path)
+    system = md.prepare_system(atoms, teacher.cutoff_A, 1.0, target_atoms=0, supercell=(1, 1, 1))
+    config = md.MDConfig(
+        temperatures_K=(TEMPERATURE_K,),
+        production_ps=PRODUCTION_PS,
+        equilibration_ps=EQUILIBRATION_PS,
+        equilibration_start_K=300.0,
+        save_every_fs=20.0,
+        seed=SEED,
+        progress=True,
+    )
+    t0 = time.time()
+    result = md.run(system, teacher, config, work, restart=True)
+    report = analysis.analyze(result.trajectories, species="Li")
+    row = report.results[0]
+    return {
+        "material": material.name,
+        "note": material.note,
+        "cell": str(cell_path.relative_to(REPO)),
+        "formula": atoms.get_chemical_formula(mode="hill"),
+        "n_atoms": len(atoms),
+        "n_li": int(sum(s == "Li" for s in atoms.get_chemical_symbols())),
+        "relaxation": relax_info,
+        "teacher": {"name": teacher.name, "sha256": teacher.fingerprint()},
+        "temperature_K": TEMPERATURE_K,
+        "mean_temperature_K": result.members[0].mean_temperature_K,
+        "equilibration_ps": EQUILIBRATION_PS,
+        "production_ps": PRODUCTION_PS,
+        "timestep_fs": config.timestep_fs,
+        "ensemble": config.ensemble,
+        "seed": SEED,
+        "D_tracer_cm2_per_s": row.D_tracer_cm2_per_s,
+        "D_tracer_cm2_per_s_ci95": list(row.D_tracer_cm2_per_s_ci95) if row.D_tracer_cm2_per_s_ci95 else None,
+        "framework_rms_displacement_A": row.framework_rms_displacement_A,
+        "warnings": list(row.warnings),
+        "md_wall_s_this_call": round(time.time() - t0, 1),
+        "atom_steps_per_s_this_call": result.atom_steps_per_s,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", nargs="+", help="material names: " + " ".join(m.name for m in MATERIALS))
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    from superionic.potentials import load
+
+    teacher = load("sevennet-0")
+    results_path = OUT / "teacher_md.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    for material in MATERIALS:
+        if args.only and material.name not in args.only:
+            continue
+        if material.name in results:
+            print(f"{material.name}: done ({results_path})")
+            continue
+        results[material.name] = run_material(material, teacher)
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        print(json.dumps(results[material.name], default=float), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
