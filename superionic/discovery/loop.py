@@ -160,15 +160,23 @@ class Loop:
             self.store.mark_done("references.relax")
         if not self.store.is_done("references.select"):
             per = c.oracle.reference_prototypes_per_composition
+            relaxed = self.store.rows(kind="reference", stage="relaxed")
+            # Rank each composition's prototypes by the oracle's single point at the student geometry when
+            # the oracle is a potential (cheap), else by the student: a poor student must not hide the
+            # ground state (e.g. rock-salt LiCl) from the oracle.
+            rank = {row.id: row.e_student_eV_per_atom for row in relaxed}
+            if c.oracle.kind == "potential":
+                energies = self._committee_energies([c.oracle.name], [row.data["student"] for row in relaxed])
+                rank = {row.id: e[0] for row, e in zip(relaxed, energies, strict=True)}
             by_formula: dict[str, list] = {}
-            for row in self.store.rows(kind="reference", stage="relaxed"):
+            for row in relaxed:
                 by_formula.setdefault(row.reduced_formula, []).append(row)
             with self.store.transaction():
                 for rows in by_formula.values():
                     seeds = [row for row in rows if not row.source.startswith("prototype:")]
                     others = sorted(
                         (row for row in rows if row.source.startswith("prototype:")),
-                        key=lambda row: (row.e_student_eV_per_atom, row.id),
+                        key=lambda row: (rank[row.id], row.id),
                     )
                     for row in seeds + others[:per]:
                         self.store.update(row.id, stage="selected")
