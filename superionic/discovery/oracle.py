@@ -31,6 +31,31 @@ def cached_potential(name_or_path: str):
     return _POTENTIALS[name_or_path]
 
 
+# Two atoms closer than this fraction of the sum of their covalent radii: the structure collapsed (a hole of
+# the potential, typically in a random structure) and its energy means nothing.
+MIN_CONTACT_FRACTION = 0.6
+
+
+def unphysical(atoms: ase.Atoms) -> str:
+    """Why a relaxed structure cannot be trusted ("" when it can): overlapping atoms or a non-finite energy."""
+    from ase.data import covalent_radii
+
+    from superionic.potentials.graph import neighbor_pairs
+
+    radii = covalent_radii[atoms.numbers]
+    i, j, shift = neighbor_pairs(atoms.positions, atoms.cell[:], atoms.pbc, 2.0 * radii.max())
+    if len(i):
+        lengths = np.linalg.norm(atoms.positions[j] - atoms.positions[i] + shift @ atoms.cell[:], axis=1)
+        ratio = lengths / (radii[i] + radii[j])
+        k = int(np.argmin(ratio))
+        if ratio[k] < MIN_CONTACT_FRACTION:
+            a, b = atoms.get_chemical_symbols()[i[k]], atoms.get_chemical_symbols()[j[k]]
+            return f"collapsed: {a}-{b} at {lengths[k]:.2f} Å (< {MIN_CONTACT_FRACTION} x covalent radii)"
+    if atoms.calc is not None and not np.isfinite(atoms.get_potential_energy()):
+        return "non-finite energy"
+    return ""
+
+
 def student_relax_task(
     members: Sequence[str], structures: Sequence[dict], fmax_eV_per_A: float, max_steps: int
 ) -> list[dict[str, Any]]:
@@ -46,14 +71,14 @@ def student_relax_task(
         max_steps=max_steps,
         max_neighbors=STUDENT_MAX_NEIGHBORS,
     )
-    ok = [k for k, r in enumerate(relaxed) if not r.failure]
+    ok = [k for k, r in enumerate(relaxed) if not (r.failure or unphysical(r.atoms))]
     energies = dict(zip(ok, committee_energies(members, [relaxed[k].atoms for k in ok]), strict=True))
     return [
         {
             "atoms": atoms_to_dict(r.atoms),
             "member_energies_eV_per_atom": energies.get(k),
             "converged": r.converged,
-            "failure": r.failure,
+            "failure": r.failure or unphysical(r.atoms),
             "steps": r.steps,
             "volume_change_percent": r.volume_change_percent,
         }
@@ -95,8 +120,9 @@ def oracle_task(oracle: Mapping[str, Any], structures: Sequence[dict]) -> list[d
         )
         out = []
         for r in results:
-            if r.failure:
-                out.append({"error": f"relaxation given up: {r.failure}"})
+            reason = r.failure or unphysical(r.atoms)
+            if reason:
+                out.append({"error": f"relaxation given up: {reason}"})
                 continue
             frames = _thin(r.frames, 4)
             out.append(
@@ -156,6 +182,9 @@ def _calculator_relax(calculator, atoms: ase.Atoms, oracle: Mapping[str, Any]) -
         steps = int(optimizer.nsteps)
         snapshot()
     final = frames[-1]
+    reason = unphysical(final)
+    if reason:
+        return {"error": f"oracle structure rejected: {reason}"}
     return {
         "atoms": atoms_to_dict(final),
         "energy_eV_per_atom": float(final.get_potential_energy()) / len(final),

@@ -108,3 +108,15 @@ def test_exclusions_and_completeness():
     assert hull.excluded("Li3YCl6", ["Li3YCl6"], [])
     report = hull.completeness(["Li", "Cl", "Y"], ["Li", "Cl2", "LiCl"], {"LiCl": 50})
     assert report["elements_missing"] == ["Y"] and report["ionic_binaries_missing"] == ["YCl3"]
+
+
+def test_collapsed_structures_are_flagged():
+    from ase.build import bulk
+
+    from superionic.discovery.oracle import unphysical
+
+    sane = bulk("ClLi", "rocksalt", a=5.13, cubic=True)
+    assert unphysical(sane) == ""
+    collapsed = sane.copy()
+    collapsed.positions[1] = collapsed.positions[0] + [0.3, 0.0, 0.0]
+    assert unphysical(collapsed).startswith("collapsed")
