@@ -547,7 +547,10 @@ class Loop:
             "sent_to_oracle": len(oracle_rows) + stage_counts["oracle_failed"],
             "oracle_failed": stage_counts["oracle_failed"],
             "confirmed_by_oracle": len(confirmed),
-            "hit_rate": (len(confirmed) / len(oracle_rows)) if oracle_rows else None,
+            # Failed oracle calls (rejected, collapsed) count as misses.
+            "hit_rate": len(confirmed) / sent
+            if (sent := len(oracle_rows) + stage_counts["oracle_failed"])
+            else None,
             "student_energy_mae_meV_per_atom": float(np.mean(np.abs(energy_errors)))
             if energy_errors
             else None,
