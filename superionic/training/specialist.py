@@ -1,0 +1,415 @@
+"""Per-material specialists: a small, fast student trained on teacher labels of ONE material.
+
+A universal student small enough for long MD on a CPU cannot match SevenNet-0 on every chemistry; on one
+material's potential-energy surface it can (published practice: a few hundred teacher-labelled configurations
+of one material, resampled in active-learning rounds, reproduce its Li transport). The builder:
+
+1. **Samples the material** around the given ordered, relaxed cell(s): rattles (0.02-0.15 Å), small strains
+   (<= 3 %), mobile ions moved part-way towards neighbouring mobile-ion sites and into voids (hop paths), and
+   compressed close contacts (short-range repulsion), and labels them with the teacher (JAX batches).
+2. **Trains a student**: a fresh small NequIP on the material's elements (``student="fresh"``) or the shipped
+   universal ``default`` fine-tuned on the material (``"fine-tune"``), as a committee of ``committee_size``
+   members that differ in their seed.
+3. **Active learning in rounds**: short MD of the student itself at the highest target temperature (+10 %);
+   the committee's force disagreement picks frames; the teacher labels them, which also measures the student's
+   error on configurations it generated itself; they join the data and the committee is trained further. It
+   stops when both the disagreement and the teacher-measured error are under their thresholds, after
+   ``max_rounds``, or when the time budget is spent (the card says which).
+4. Saves ``specialist.npz`` (loads with ``superionic.potentials.load``) and ``specialist.json`` (the model card:
+   data, rounds, metrics, wall time) in the work directory.
+
+The production MD with the specialist and its audit against the teacher (:mod:`superionic.training.audit`)
+are the caller's (``conductivity estimate``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import ase
+import numpy as np
+from ase.data import atomic_numbers
+
+from superionic.potentials.potential import Potential
+from superionic.training.audit import compare
+from superionic.training.committee import Committee
+from superionic.training.config import TrainConfig
+from superionic.training.labelling import PotentialTeacher, attach_labels
+from superionic.training.sampling import rattle, strain
+
+# The fresh student: NequIP with 2 interaction layers (receptive field 9 Å), the default's architecture.
+SPECIALIST_MODEL: dict[str, Any] = {
+    "num_layers": 2,
+    "hidden_irreps": "64x0e+32x1e",
+    "sh_lmax": 2,
+    "cutoff_A": 4.5,
+    "num_radial_basis": 8,
+    "cutoff_function": "polynomial",
+    "radial_mlp": [32],
+}
+
+
+@dataclass(frozen=True)
+class SpecialistSettings:
+    """How a specialist is built (every field is recorded in its card).
+
+    Attributes:
+      temperatures_K: temperatures the specialist must hold; active-learning MD runs at 1.1 x the highest.
+      mobile_species: the element whose hops are sampled.
+      seed: fixes sampling, initial weights and MD.
+      initial_structures: configurations sampled and labelled before the first training.
+      rattle_A: range of Gaussian displacement sizes (per component, Å) of the rattled samples.
+      max_strain: largest strain component of the strained samples.
+      student: "fresh" (a new model on the material's elements) or "fine-tune" (the shipped default).
+      model: architecture of a fresh student (see :data:`SPECIALIST_MODEL`).
+      committee_size: members trained with different seeds; their force spread picks new frames.
+      epochs_initial / epochs_per_round: training epochs on the first data and after each round.
+      max_rounds: active-learning rounds at most.
+      md_ps_per_round: student MD per round (ps), on the labelling cell(s).
+      frames_per_round: frames labelled per round (the most disputed ones).
+      disagreement_threshold_meV_per_A / error_threshold_meV_per_A: stop when the committee's mean force
+        spread and the teacher-measured force MAE on the round's frames are both below these.
+      time_budget_s: stop starting new rounds after this much wall time (the card says so).
+      validation_fraction: share of each batch of labels kept for validation.
+    """
+
+    temperatures_K: tuple[float, ...] = (1000.0,)
+    mobile_species: str = "Li"
+    seed: int = 0
+    initial_structures: int = 96
+    rattle_A: tuple[float, float] = (0.02, 0.15)
+    max_strain: float = 0.03
+    student: Literal["fresh", "fine-tune"] = "fresh"
+    model: dict[str, Any] = field(default_factory=lambda: dict(SPECIALIST_MODEL))
+    committee_size: int = 3
+    epochs_initial: int = 60
+    epochs_per_round: int = 20
+    max_rounds: int = 4
+    md_ps_per_round: float = 2.0
+    frames_per_round: int = 24
+    disagreement_threshold_meV_per_A: float = 30.0
+    error_threshold_meV_per_A: float = 40.0
+    time_budget_s: float = 1800.0
+    validation_fraction: float = 0.15
+    training: dict[str, Any] = field(
+        default_factory=lambda: {
+            "batch_size": 4,
+            "learning_rate": 5e-3,
+            "loss": "huber",
+            "huber_delta": 0.01,
+            "energy_weight": 1.0,
+            "force_weight": 1.0,
+            "stress_weight": 0.02,
+            "ema_decay": 0.99,
+            "warmup_epochs": 1.0,
+        }
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "temperatures_K", tuple(float(t) for t in self.temperatures_K))
+        if not self.temperatures_K or min(self.temperatures_K) <= 0:
+            raise ValueError(f"temperatures_K must be positive, got {self.temperatures_K}")
+        if self.mobile_species not in atomic_numbers:
+            raise ValueError(f"unknown mobile species {self.mobile_species!r}")
+        if self.student not in ("fresh", "fine-tune"):
+            raise ValueError(f"student must be 'fresh' or 'fine-tune', got {self.student!r}")
+        if self.committee_size < 2:
+            raise ValueError("committee_size must be >= 2: the committee's spread picks the new frames")
+        if self.initial_structures < 8:
+            raise ValueError("initial_structures must be >= 8")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------- sampling
+
+
+def _mobile_indices(atoms: ase.Atoms, mobile: str) -> np.ndarray:
+    return np.flatnonzero(np.asarray(atoms.get_chemical_symbols()) == mobile)
+
+
+def hop(atoms: ase.Atoms, mobile: str, rng: np.random.Generator) -> ase.Atoms:
+    """Copy with one mobile ion moved part-way (20-50 %) towards a neighbouring mobile ion's site (along the
+    hop path) or, half of the time, 0.5-1.5 Å in a random direction (into a void)."""
+    out = atoms.copy()
+    ions = _mobile_indices(out, mobile)
+    if len(ions) == 0:
+        return out
+    i = int(rng.choice(ions))
+    others = [j for j in ions if j != i]
+    if others and rng.random() < 0.5:
+        vectors = out.get_distances(i, others, mic=True, vector=True)
+        lengths = np.linalg.norm(vectors, axis=1)
+        near = np.flatnonzero(lengths < max(4.5, lengths.min() + 0.5))
+        k = int(rng.choice(near))
+        out.positions[i] += rng.uniform(0.2, 0.5) * vectors[k]
+    else:
+        direction = rng.normal(size=3)
+        out.positions[i] += rng.uniform(0.5, 1.5) * direction / np.linalg.norm(direction)
+    return out
+
+
+def compress_contact(
+    atoms: ase.Atoms, rng: np.random.Generator, scale: tuple[float, float] = (0.75, 0.9)
+) -> ase.Atoms:
+    """Copy with one atom moved towards its nearest neighbour until their distance is 75-90 % of what it was
+    (the short-range repulsion an MD at high temperature will meet)."""
+    out = atoms.copy()
+    i = int(rng.integers(len(out)))
+    others = [j for j in range(len(out)) if j != i]
+    vectors = out.get_distances(i, others, mic=True, vector=True)
+    k = int(np.argmin(np.linalg.norm(vectors, axis=1)))
+    out.positions[i] += (1.0 - rng.uniform(*scale)) * vectors[k]
+    return out
+
+
+def sample_material(
+    cells: Sequence[ase.Atoms], count: int, settings: SpecialistSettings, rng: np.random.Generator
+) -> list[ase.Atoms]:
+    """``count`` configurations around ``cells``: 40 % rattled, 20 % strained and rattled, 25 % hops of the
+    mobile ion, 15 % compressed contacts (each of the last two also lightly rattled)."""
+    low, high = settings.rattle_A
+    out = []
+    for k in range(count):
+        base = cells[k % len(cells)]
+        kind = rng.random()
+        if kind < 0.40:
+            atoms = rattle(base, float(rng.uniform(low, high)), rng)
+        elif kind < 0.60:
+            atoms = rattle(strain(base, settings.max_strain / 2.0, rng), float(rng.uniform(low, high)), rng)
+        elif kind < 0.85:
+            atoms = rattle(hop(base, settings.mobile_species, rng), float(rng.uniform(low, 0.5 * high)), rng)
+        else:
+            atoms = rattle(compress_contact(base, rng), float(rng.uniform(low, 0.5 * high)), rng)
+        atoms.info["sample"] = ("rattle", "strain", "hop", "contact")[
+            int(np.searchsorted([0.40, 0.60, 0.85], kind, side="right"))
+        ]
+        out.append(atoms)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the build
+
+
+@dataclass
+class SpecialistResult:
+    potential: Potential  # member 0 of the final committee: what production MD runs with
+    committee: Committee
+    card: dict[str, Any]
+    path: Path  # specialist.npz
+
+
+def _split(structures: list[ase.Atoms], fraction: float, rng: np.random.Generator):
+    order = rng.permutation(len(structures))
+    n_val = max(1, round(fraction * len(structures)))
+    return [structures[i] for i in order[n_val:]], [structures[i] for i in order[:n_val]]
+
+
+def _train_config(
+    settings: SpecialistSettings, seed: int, epochs: int, learning_rate: float | None = None
+) -> TrainConfig:
+    values = dict(settings.training) | {"seed": seed, "epochs": epochs}
+    if learning_rate is not None:
+        values["learning_rate"] = learning_rate
+    return TrainConfig(**values)
+
+
+def _initial_member(settings: SpecialistSettings, train_set: Sequence[ase.Atoms], k: int) -> Potential:
+    from superionic.potentials.registry import load
+    from superionic.training.trainer import initial_potential, refit_species_shifts
+
+    if settings.student == "fine-tune":
+        base = load("default")
+        base.species_indices([z for a in train_set for z in set(a.numbers)])  # refuses uncovered elements
+        return refit_species_shifts(base, list(train_set))
+    model = dict(settings.model)
+    model["species"] = sorted(
+        {s for a in train_set for s in a.get_chemical_symbols()}, key=lambda s: atomic_numbers[s]
+    )
+    return initial_potential(list(train_set), model, seed=settings.seed + k, name=f"specialist-{k}")
+
+
+def _student_frames(
+    student: Potential, cells: Sequence[ase.Atoms], settings: SpecialistSettings, round_: int
+) -> list[ase.Atoms]:
+    """Frames of the student's own NVT MD at 1.1 x the highest temperature on each labelling cell."""
+    from superionic import md
+    from superionic.training.audit import frames_from_trajectory
+
+    temperature = 1.1 * max(settings.temperatures_K)
+    frames: list[ase.Atoms] = []
+    per_cell = math.ceil(4 * settings.frames_per_round / len(cells))
+    for c, cell in enumerate(cells):
+        system = md.prepare_system(
+            cell,
+            student.cutoff_A,
+            1.0,
+            supercell=(1, 1, 1),
+            charges_e={s: 0.0 for s in set(cell.get_chemical_symbols())},
+            name=f"al{round_}_{c}",
+        )
+        config = md.MDConfig(
+            temperatures_K=(temperature,),
+            production_ps=settings.md_ps_per_round,
+            equilibration_ps=0.2,
+            save_every_fs=max(10.0, 1000.0 * settings.md_ps_per_round / per_cell),
+            seed=settings.seed + 1000 * round_ + c,
+            progress=False,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                result = md.run(system, student, config, tmp)
+            except md.MDInstabilityError:
+                # The student blew up: the frames before are exactly what it must learn.
+                paths = sorted(Path(tmp).glob("*.h5md"))
+                result = None
+            else:
+                paths = result.trajectories
+            for path in paths:
+                frames += [a for _, a in frames_from_trajectory(path, per_cell)]
+    return frames
+
+
+def _disagreement(committee: Committee, frames: Sequence[ase.Atoms]) -> np.ndarray:
+    """Mean force spread (meV/Å) of the committee on each frame."""
+    return np.array([1e3 * float(np.mean(r["forces_std"])) for r in committee.evaluate(list(frames))])
+
+
+def build_specialist(
+    cells: Sequence[ase.Atoms],
+    teacher: Potential,
+    settings: SpecialistSettings,
+    workdir: str | Path,
+    progress: Callable[[str], None] | None = None,
+) -> SpecialistResult:
+    """Build a specialist for the material of ``cells`` (ordered, relaxed cells, as small as its physics
+    allows: labelling and active-learning MD run on them). See the module docstring."""
+    from superionic.potentials.checkpoint import save
+    from superionic.training.trainer import train
+
+    say = progress or (lambda message: None)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    timings = {"sampling_s": 0.0, "labelling_s": 0.0, "training_s": 0.0, "active_learning_md_s": 0.0}
+    rng = np.random.default_rng(settings.seed)
+    cells = [c.copy() for c in cells]
+
+    t0 = time.perf_counter()
+    samples = sample_material(cells, settings.initial_structures, settings, rng)
+    timings["sampling_s"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say(f"labelling {len(samples)} sampled configurations with {teacher.name}")
+    labelled = [
+        attach_labels(a, lab)
+        for a, lab in zip(samples, PotentialTeacher(teacher).label(samples), strict=True)
+    ]
+    timings["labelling_s"] += time.perf_counter() - t0
+    train_set, val_set = _split(labelled, settings.validation_fraction, rng)
+
+    t0 = time.perf_counter()
+    say(f"training {settings.committee_size} {settings.student} students on {len(train_set)} configurations")
+    members = []
+    for k in range(settings.committee_size):
+        initial = _initial_member(settings, train_set, k)
+        result = train(
+            initial,
+            train_set,
+            val_set,
+            _train_config(settings, settings.seed + k, settings.epochs_initial),
+            workdir / f"round0_member{k}",
+            progress=False,
+        )
+        members.append(result.best)
+    timings["training_s"] += time.perf_counter() - t0
+
+    rounds: list[dict[str, Any]] = []
+    stop_reason = f"max_rounds={settings.max_rounds} reached"
+    for round_ in range(1, settings.max_rounds + 1):
+        if time.perf_counter() - t_start > settings.time_budget_s:
+            stop_reason = f"time budget {settings.time_budget_s:.0f} s spent"
+            break
+        committee = Committee(tuple(members))
+        t0 = time.perf_counter()
+        frames = _student_frames(members[0], cells, settings, round_)
+        timings["active_learning_md_s"] += time.perf_counter() - t0
+        spread = _disagreement(committee, frames)
+        picked = np.argsort(-spread)[: settings.frames_per_round]
+        chosen = [frames[i] for i in picked]
+        t0 = time.perf_counter()
+        new = [
+            attach_labels(a, lab)
+            for a, lab in zip(chosen, PotentialTeacher(teacher).label(chosen), strict=True)
+        ]
+        timings["labelling_s"] += time.perf_counter() - t0
+        errors = compare(members[0], teacher, chosen)
+        record = {
+            "round": round_,
+            "md_frames": len(frames),
+            "frames_labelled": len(new),
+            "mean_disagreement_meV_per_A": float(np.mean(spread)),
+            "max_disagreement_meV_per_A": float(np.max(spread)),
+            "student_force_mae_on_new_frames_meV_per_A": errors["force_mae_meV_per_A"],
+            "student_energy_mae_on_new_frames_meV_per_atom": errors["energy_mae_offset_removed_meV_per_atom"],
+            "wall_s": round(time.perf_counter() - t_start, 1),
+        }
+        say(
+            f"round {round_}: committee spread {record['mean_disagreement_meV_per_A']:.0f} meV/Å, student error "
+            f"on its own frames {record['student_force_mae_on_new_frames_meV_per_A']:.0f} meV/Å"
+        )
+        rounds.append(record)
+        if (
+            record["mean_disagreement_meV_per_A"] < settings.disagreement_threshold_meV_per_A
+            and record["student_force_mae_on_new_frames_meV_per_A"] < settings.error_threshold_meV_per_A
+        ):
+            stop_reason = "converged: disagreement and teacher-measured error under their thresholds"
+            break
+        new_train, new_val = _split(new, settings.validation_fraction, rng)
+        train_set, val_set = train_set + new_train, val_set + new_val
+        t0 = time.perf_counter()
+        members = [
+            train(
+                m,
+                train_set,
+                val_set,
+                _train_config(settings, settings.seed + 100 * round_ + k, settings.epochs_per_round),
+                workdir / f"round{round_}_member{k}",
+                progress=False,
+            ).best
+            for k, m in enumerate(members)
+        ]
+        timings["training_s"] += time.perf_counter() - t0
+
+    from superionic.training.trainer import evaluate
+
+    validation = evaluate(members[0], val_set)
+    card = {
+        "kind": "superionic specialist",
+        "material": sorted({a.get_chemical_formula(mode="metal") for a in cells}),
+        "teacher": {"name": teacher.name, "sha256": teacher.fingerprint()},
+        "student": settings.student,
+        "settings": settings.to_dict(),
+        "data": {
+            "training_structures": len(train_set),
+            "validation_structures": len(val_set),
+            "atoms_per_labelling_cell": [len(c) for c in cells],
+        },
+        "rounds": rounds,
+        "stop_reason": stop_reason,
+        "validation": validation,
+        "wall_time_s": {k: round(v, 1) for k, v in timings.items()}
+        | {"total_s": round(time.perf_counter() - t_start, 1)},
+    }
+    specialist = Potential(members[0].config, members[0].params, "specialist", {"specialist_card": card})
+    path = save(specialist, workdir / "specialist.npz")
+    (workdir / "specialist.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
+    return SpecialistResult(specialist, Committee(tuple(members)), card, path)

@@ -1,0 +1,116 @@
+"""The specialist builder and the audit, with SevenNet-0 as the teacher on a 12-atom Li2O cell (tiny student,
+short training: seconds of work after compilation)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from superionic import md
+from superionic.potentials import load
+from superionic.training.audit import audit
+from superionic.training.specialist import SpecialistSettings, build_specialist, hop, sample_material
+
+pytestmark = pytest.mark.teacher
+
+TINY_STUDENT = {
+    "num_layers": 1,
+    "hidden_irreps": "8x0e+4x1e",
+    "sh_lmax": 1,
+    "cutoff_A": 3.5,
+    "num_radial_basis": 4,
+    "cutoff_function": "polynomial",
+    "radial_mlp": [8],
+}
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    try:
+        return load("sevennet-0")
+    except Exception as err:  # the teacher extra (torch + sevenn) is part of the test set-up
+        pytest.fail(f"SevenNet-0 is needed for these tests: {err}")
+
+
+@pytest.fixture(scope="module")
+def li2o():
+    return bulk("OLi2", "fluorite", a=4.61, cubic=True)
+
+
+def test_sampling_covers_rattles_strains_hops_and_contacts(li2o):
+    rng = np.random.default_rng(0)
+    settings = SpecialistSettings(initial_structures=40)
+    samples = sample_material([li2o], 40, settings, rng)
+    kinds = {a.info["sample"] for a in samples}
+    assert kinds == {"rattle", "strain", "hop", "contact"}
+    moved = hop(li2o, "Li", rng)
+    displacement = np.linalg.norm(moved.positions - li2o.positions, axis=1)
+    li = np.array(li2o.get_chemical_symbols()) == "Li"
+    assert np.count_nonzero(displacement > 1e-9) == 1 and displacement[li].max() > 0.4  # one Li, moved far
+
+
+def test_builder_learns_round_trips_and_its_audit_runs(li2o, teacher, tmp_path):
+    settings = SpecialistSettings(
+        temperatures_K=(900.0,),
+        initial_structures=24,
+        model=TINY_STUDENT,
+        committee_size=2,
+        epochs_initial=12,
+        epochs_per_round=4,
+        max_rounds=1,
+        md_ps_per_round=0.1,
+        frames_per_round=6,
+        training={"batch_size": 4, "learning_rate": 1e-2, "ema_decay": 0.5},
+    )
+    result = build_specialist([li2o], teacher, settings, tmp_path / "spec")
+    card = result.card
+    history = [
+        [float(line.split('"val_forces_mae_meV_per_A": ')[1].split(",")[0]) for line in open(p)]
+        for p in sorted((tmp_path / "spec").glob("round0_member*/history.jsonl"))
+    ]
+    assert all(h[-1] < 0.7 * h[0] for h in history)  # the students learned
+    (round_,) = card["rounds"]
+    assert round_["md_frames"] >= 1 and round_["frames_labelled"] == min(6, round_["md_frames"])
+    total = card["data"]["training_structures"] + card["data"]["validation_structures"]
+    assert total == 24 + round_["frames_labelled"]
+    assert card["teacher"]["sha256"] == teacher.fingerprint()
+    assert set(card["wall_time_s"]) >= {"labelling_s", "training_s", "active_learning_md_s", "total_s"}
+    again = load(result.path)
+    frame = li2o.copy()
+    frame.rattle(0.05, seed=1)
+    assert again.evaluate(frame)[0]["energy"] == pytest.approx(result.potential.evaluate(frame)[0]["energy"])
+    assert again.provenance["specialist_card"]["stop_reason"] == card["stop_reason"]
+
+    system = md.prepare_system(li2o, again.cutoff_A, 0.5, supercell=(1, 1, 1), charges_e={"Li": 1, "O": -2})
+    config = md.MDConfig(
+        temperatures_K=(900.0,), production_ps=0.2, equilibration_ps=0.0, save_every_fs=20.0, progress=False
+    )
+    run = md.run(system, again, config, tmp_path / "md")
+    report = audit(
+        again, teacher, run.trajectories, [900.0], frames_per_temperature=4, threshold_meV_per_A=1e4
+    )
+    row = report.per_temperature[0]
+    assert row.frames_audited == 4 and row.passed and report.passed and not report.warnings
+    assert (
+        0 < row.force_mae_meV_per_A < row.teacher_force_rms_meV_per_A
+    )  # errors measured, smaller than forces
+
+
+def test_audit_warns_when_a_bad_student_misses(li2o, teacher, tmp_path):
+    bad = load("default")
+    params = dict(bad.params)
+    params["species_scale_eV"] = params["species_scale_eV"] * 3.0  # forces three times too large
+    bad = dataclasses.replace(bad, params=params, name="default-scaled")
+    system = md.prepare_system(li2o, bad.cutoff_A, 0.5, supercell=(1, 1, 1), charges_e={"Li": 1, "O": -2})
+    config = md.MDConfig(
+        temperatures_K=(600.0,), production_ps=0.1, equilibration_ps=0.0, save_every_fs=20.0, progress=False
+    )
+    run = md.run(system, load("default"), config, tmp_path / "md")
+    report = audit(
+        bad, teacher, run.trajectories, [600.0], frames_per_temperature=3, threshold_meV_per_A=50.0
+    )
+    assert not report.passed
+    assert report.warnings and "off by" in report.warnings[0] and "600 K" in report.warnings[0]
