@@ -21,8 +21,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".superionic-installed"
-# The teacher extra (torch, sevenn, chgnet) is part of the test set-up: tests compare against SevenNet itself.
-EXTRAS = "test,teacher"
+# The teacher extra (torch, sevenn, chgnet) is part of the test set-up: tests compare against SevenNet itself;
+# discovery (pyxtal) and distributed (Dask) are exercised by tests/discovery.
+EXTRAS = "test,teacher,discovery,distributed"
 
 
 def _run(*cmd: str | Path) -> None:

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from superionic import __version__
-from superionic.cli import label, md, potentials, train
+from superionic.cli import discover, label, md, potentials, train
 from superionic.cli._common import EXIT_USAGE, Parser, not_implemented, parse_args
 
 SUBCOMMANDS = {
@@ -18,7 +18,7 @@ SUBCOMMANDS = {
 }
 
 # Subcommands with an implementation: modules with add_arguments(parser) and run(args) -> exit status.
-IMPLEMENTED = {"md": md, "potentials": potentials, "train": train, "label": label}
+IMPLEMENTED = {"md": md, "potentials": potentials, "train": train, "label": label, "discover": discover}
 
 
 def build_parser() -> argparse.ArgumentParser:
