@@ -102,6 +102,23 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             charges_e=system.charges_e, name=system.name,
         )  # fmt: skip
 
+    timing = {"preparation_s": time.perf_counter() - wall_start}
+    md_potential, specialist = potential, None
+    if settings.engine == "specialist" and "specialist_card" in potential.provenance:
+        log(
+            f"{settings.potential} is a specialist already: it runs the MD directly (no reference to audit it)"
+        )
+    elif settings.engine == "specialist":
+        from superionic.settings import SPECIALIST_PRESETS
+        from superionic.training.specialist import specialist_for
+
+        specialist = specialist_for(
+            structure, charges, potential, temperatures_K=settings.temperatures_K, mobile_species=species,
+            student=settings.student, preset=SPECIALIST_PRESETS[settings.preset], seed=settings.seed,
+            workdir=out / "specialist", log=log,
+        )  # fmt: skip
+        md_potential = specialist.potential
+        timing["specialist_s"] = time.perf_counter() - wall_start - sum(timing.values())
     config = md.MDConfig(
         save_every_fs=settings.save_every_fs, ensemble=ENSEMBLES[settings.ensemble],
         temperatures_K=settings.temperatures_K, replicas=settings.replicas, timestep_fs=settings.timestep_fs,
@@ -113,10 +130,24 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         f"replica(s), {settings.equilibration_ps:g} + {settings.production_ps:g} ps at {settings.timestep_fs:g} fs"
     )
     try:
-        result = md.run(system, potential, config, out / "trajectories", overwrite=True)
+        result = md.run(system, md_potential, config, out / "trajectories", overwrite=True)
     except md.MDInstabilityError as err:
         raise EstimateError(f"MD blew up: {err}") from err
+    timing["md_s"] = result.wall_s
     warn(*result.warnings)
+    audit = None
+    if specialist is not None and settings.audit_frames > 0:
+        from superionic.training.audit import audit as audit_against
+
+        t0 = time.perf_counter()
+        log(f"audit: {potential.name} labels {settings.audit_frames} production frames per temperature")
+        audit = audit_against(
+            md_potential, potential, result.trajectories, [m.temperature_K for m in result.members],
+            frames_per_temperature=settings.audit_frames, threshold_meV_per_A=settings.audit_threshold_meV_per_A,
+        )  # fmt: skip
+        log(audit.summary())
+        warn(*audit.warnings)
+        timing["audit_s"] = time.perf_counter() - t0
     transport = analysis.analyze(result.trajectories, species=species, charge_e=charges[species])
     _plots(transport, out)
     report = {
@@ -133,11 +164,18 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             "relaxation": relaxation,
         },
         "potential": potential.record(),
+        **(
+            {}
+            if specialist is None
+            else {"specialist": specialist.card | {"checkpoint": str(specialist.path.relative_to(out))}}
+        ),
+        **({} if audit is None else {"audit": audit.to_dict()}),
         "md": {"ensemble": config.ensemble, **result.to_dict(relative_to=out)},
         "transport": transport.to_dict(),
         "warnings": warnings + list(transport.warnings),
         "environment": environment(),
         "wall_time_s": time.perf_counter() - wall_start,
+        "wall_time_split_s": timing | {"analysis_s": time.perf_counter() - wall_start - sum(timing.values())},
     }
     write_json_atomic(out / "report.json", report)
     return report, transport

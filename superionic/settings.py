@@ -9,7 +9,7 @@ import dataclasses
 import math
 from typing import Any, Literal
 
-__all__ = ["ENSEMBLES", "PRESETS", "EstimateSettings"]
+__all__ = ["AUDIT_FRAMES", "ENSEMBLES", "PRESETS", "SPECIALIST_PRESETS", "EstimateSettings"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     # About 5 minutes for a 100–200-atom cell with the default potential on a 2-core CPU: a first look only
@@ -41,6 +41,32 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: How each preset builds the per-material specialist (``engine="specialist"``): fields of
+#: :class:`superionic.training.specialist.SpecialistSettings`, and how many production frames per temperature
+#: the audit labels with the reference potential.
+SPECIALIST_PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "initial_structures": 48,
+        "epochs_initial": 30,
+        "epochs_per_round": 10,
+        "max_rounds": 3,
+        "md_ps_per_round": 1.0,
+        "frames_per_round": 24,
+        "time_budget_s": 420.0,
+    },
+    "standard": {
+        "initial_structures": 96,
+        "epochs_initial": 60,
+        "epochs_per_round": 20,
+        "max_rounds": 6,
+        "md_ps_per_round": 2.0,
+        "frames_per_round": 32,
+        "time_budget_s": 1500.0,
+    },
+}
+SPECIALIST_PRESETS["paper"] = SPECIALIST_PRESETS["standard"]
+AUDIT_FRAMES = {"quick": 6, "standard": 12, "paper": 12}
+
 #: The command line's ensemble names → ``superionic.md`` ensembles (the same table for every command).
 ENSEMBLES = {"nvt": "nvt_nose_hoover", "npt": "npt_nose_hoover", "nve": "nve", "langevin": "nvt_langevin"}
 # The Li hop attempt period is ~100 fs; beyond 5 fs velocity Verlet no longer resolves Li–anion vibrations.
@@ -54,7 +80,15 @@ class EstimateSettings:
     Attributes:
       structure: the structure file.
       out_dir: output folder [--out].
-      potential: registered name or checkpoint path [--potential].
+      potential: registered name or checkpoint path [--potential]: the reference that labels the specialist's
+        data and audits it (``engine="specialist"``), or the potential that runs the MD (``"direct"``).
+      engine: "specialist" (default: train a small student on the reference's labels of this material, run
+        the MD with it, audit it against the reference on its own frames) or "direct" (the reference runs
+        the MD itself: exact, and 50-100x slower on a CPU) [--engine].
+      student: "fine-tune" (the shipped default, fine-tuned) or "fresh" (a new model on the material's
+        elements) [--student].
+      audit_frames: production frames per temperature the reference labels for the audit (0: no audit).
+      audit_threshold_meV_per_A: force MAE above which the audit warns [--audit-threshold].
       species: the mobile ion; default Li when present [--species].
       charges_e: formal charges per element, e.g. ``{"Li": 1, "La": 3}``; the others are guessed [--charges].
       preset: "quick", "standard" or "paper" [--preset]; the fields below default to its values.
@@ -77,7 +111,11 @@ class EstimateSettings:
 
     structure: str
     out_dir: str
-    potential: str = "default"
+    potential: str = "sevennet-0"
+    engine: Literal["specialist", "direct"] = "specialist"
+    student: Literal["fine-tune", "fresh"] = "fine-tune"
+    audit_frames: int = AUDIT_FRAMES["quick"]
+    audit_threshold_meV_per_A: float = 50.0
     species: str | None = None
     charges_e: dict[str, float] | None = None
     preset: Literal["quick", "standard", "paper"] = "quick"
@@ -103,7 +141,8 @@ class EstimateSettings:
         """The preset's values, then every override that is not None."""
         if preset not in PRESETS:
             raise ValueError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+        preset_values = {**PRESETS[preset], "audit_frames": AUDIT_FRAMES[preset]}
+        values = {**preset_values, **{k: v for k, v in overrides.items() if v is not None}}
         return cls(preset=preset, **values)  # type: ignore[arg-type]
 
     def validate(self) -> None:
@@ -121,6 +160,12 @@ class EstimateSettings:
             raise ValueError(
                 f"--timestep {self.timestep_fs:g} fs is too long for Li dynamics; use <= {MAX_TIMESTEP_FS:g} fs"
             )
+        if self.engine not in ("specialist", "direct"):
+            raise ValueError(f"--engine must be specialist or direct, got {self.engine!r}")
+        if self.student not in ("fine-tune", "fresh"):
+            raise ValueError(f"--student must be fine-tune or fresh, got {self.student!r}")
+        if not self.audit_threshold_meV_per_A > 0:
+            raise ValueError(f"--audit-threshold must be positive, got {self.audit_threshold_meV_per_A:g}")
         if self.ensemble not in ("nvt", "npt"):
             raise ValueError(f"--ensemble must be nvt or npt, got {self.ensemble!r}")
         for flag, value, least in (

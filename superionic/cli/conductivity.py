@@ -27,7 +27,34 @@ def build_parser() -> argparse.ArgumentParser:
         "temperature -> D, σ, Haven ratio, Ea, σ(300 K) with 95 %% intervals -> OUT/report.json.",
     )
     est.add_argument("structure", help="CIF, POSCAR/CONTCAR (.vasp), extxyz, pymatgen/ASE JSON")
-    common.add_potential(est)
+    est.add_argument(
+        "--potential",
+        default="sevennet-0",
+        help="the reference potential (registered name or checkpoint path): it labels and audits the "
+        "specialist, or runs the MD itself with --engine direct; default: sevennet-0",
+    )
+    est.add_argument(
+        "--engine",
+        choices=("specialist", "direct"),
+        default="specialist",
+        help="specialist: train a fast student on the reference's labels of this material, run the MD with "
+        "it and audit it against the reference; direct: the reference runs the MD (exact, 50-100x slower on "
+        "a CPU; for GPUs or checkpoints of earlier specialists); default: specialist",
+    )
+    est.add_argument(
+        "--student",
+        choices=("fine-tune", "fresh"),
+        default="fine-tune",
+        help="the specialist starts from the shipped default potential (fine-tune) or from scratch on the "
+        "material's elements (fresh); default: fine-tune",
+    )
+    est.add_argument(
+        "--audit-threshold",
+        type=float,
+        default=50.0,
+        help="force MAE (meV/Å) of the specialist against the reference on its own production frames above "
+        "which the report warns; default: 50",
+    )
     common.add_species_and_charges(est, None)
     est.add_argument(
         "--preset",
@@ -170,6 +197,9 @@ def _run_estimate(args: argparse.Namespace) -> int:
         structure=args.structure,
         out_dir=out,
         potential=args.potential,
+        engine=args.engine,
+        student=args.student,
+        audit_threshold_meV_per_A=args.audit_threshold,
         species=args.species,
         charges_e=args.charges,
         temperatures_K=common.flatten(args.temperatures),

@@ -196,6 +196,54 @@ def sample_material(
     return out
 
 
+# ---------------------------------------------------------------------------------------------- cells
+
+
+def labelling_cells(
+    structure,
+    charges_e: dict[str, float],
+    teacher: Potential,
+    *,
+    mobile_species: str = "Li",
+    count: int = 2,
+    min_width_A: float = 6.0,
+    target_atoms: int = 24,
+    max_atoms: int = 96,
+    seed: int = 0,
+) -> tuple[list[ase.Atoms], list[ase.Atoms]]:
+    """Small cells of the material to label and to run active-learning MD on, relaxed by the teacher: the
+    smallest supercell at least ``min_width_A`` wide with ``target_atoms`` atoms that holds whole mobile ions
+    (``count`` different orderings of a disordered structure; the crystal itself when ordered).
+
+    Returns (cells, the teacher-labelled frames of their relaxations, free training data near the minimum).
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from superionic import structures
+    from superionic.structures.batched_relax import relax_structures
+
+    composition = structure.composition
+    mobile = composition.element_composition[mobile_species] if not structure.is_ordered else None
+    reps = structures.choose_supercell(
+        structure.lattice.matrix,
+        composition.num_atoms,
+        min_width_A=min_width_A,
+        target_atoms=target_atoms,
+        max_atoms=max_atoms,
+        mobile_per_cell=mobile,
+    )
+    if structure.is_ordered:
+        cells = [AseAtomsAdaptor.get_atoms(structure * reps)]
+    else:
+        orderings = structures.order_structure(structure, reps, charges_e, n_orderings=count, seed=seed)
+        cells = [o.atoms for o in orderings]
+    results = relax_structures(teacher, cells, fmax_eV_per_A=0.05, max_steps=150, record_frames=True)
+    relaxed = [r.atoms.copy() for r in results]
+    for atoms in relaxed:
+        atoms.calc = None
+    return relaxed, [frame for r in results for frame in r.frames]
+
+
 # ---------------------------------------------------------------------------------------------- the build
 
 
@@ -220,6 +268,19 @@ def _train_config(
     if learning_rate is not None:
         values["learning_rate"] = learning_rate
     return TrainConfig(**values)
+
+
+def _member_data(train_set: list[ase.Atoms], k: int, rng: np.random.Generator) -> list[ase.Atoms]:
+    """Member 0 (the specialist) learns from all data; the others from bootstrap resamples of it, so that
+    members started from the same weights (fine-tuning) still differ where the data is thin."""
+    if k == 0:
+        return train_set
+    return [train_set[i] for i in rng.integers(0, len(train_set), len(train_set))]
+
+
+def _member_epochs(epochs: int, k: int) -> int:
+    """The committee's other members only have to disagree where the data is thin: half the epochs."""
+    return epochs if k == 0 else max(1, epochs // 2)
 
 
 def _initial_member(settings: SpecialistSettings, train_set: Sequence[ase.Atoms], k: int) -> Potential:
@@ -288,9 +349,11 @@ def build_specialist(
     settings: SpecialistSettings,
     workdir: str | Path,
     progress: Callable[[str], None] | None = None,
+    labelled: Sequence[ase.Atoms] = (),
 ) -> SpecialistResult:
     """Build a specialist for the material of ``cells`` (ordered, relaxed cells, as small as its physics
-    allows: labelling and active-learning MD run on them). See the module docstring."""
+    allows: labelling and active-learning MD run on them; ``labelled``: teacher-labelled configurations
+    already at hand, e.g. the frames of the cells' relaxation). See the module docstring."""
     from superionic.potentials.checkpoint import save
     from superionic.training.trainer import train
 
@@ -307,27 +370,26 @@ def build_specialist(
     timings["sampling_s"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     say(f"labelling {len(samples)} sampled configurations with {teacher.name}")
-    labelled = [
+    sampled = [
         attach_labels(a, lab)
         for a, lab in zip(samples, PotentialTeacher(teacher).label(samples), strict=True)
     ]
     timings["labelling_s"] += time.perf_counter() - t0
-    train_set, val_set = _split(labelled, settings.validation_fraction, rng)
+    train_set, val_set = _split(sampled + list(labelled), settings.validation_fraction, rng)
 
     t0 = time.perf_counter()
     say(f"training {settings.committee_size} {settings.student} students on {len(train_set)} configurations")
-    members = []
-    for k in range(settings.committee_size):
-        initial = _initial_member(settings, train_set, k)
-        result = train(
-            initial,
-            train_set,
+    members = [
+        train(
+            _initial_member(settings, train_set, k),
+            _member_data(train_set, k, rng),
             val_set,
-            _train_config(settings, settings.seed + k, settings.epochs_initial),
+            _train_config(settings, settings.seed + k, _member_epochs(settings.epochs_initial, k)),
             workdir / f"round0_member{k}",
             progress=False,
-        )
-        members.append(result.best)
+        ).best
+        for k in range(settings.committee_size)
+    ]
     timings["training_s"] += time.perf_counter() - t0
 
     rounds: list[dict[str, Any]] = []
@@ -381,9 +443,11 @@ def build_specialist(
         members = [
             train(
                 m,
-                train_set,
+                _member_data(train_set, k, rng),
                 val_set,
-                _train_config(settings, settings.seed + 100 * round_ + k, settings.epochs_per_round),
+                _train_config(
+                    settings, settings.seed + 100 * round_ + k, _member_epochs(settings.epochs_per_round, k)
+                ),
                 workdir / f"round{round_}_member{k}",
                 progress=False,
             ).best
@@ -415,3 +479,50 @@ def build_specialist(
     path = save(specialist, workdir / "specialist.npz")
     (workdir / "specialist.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
     return SpecialistResult(specialist, Committee(tuple(members)), card, path)
+
+
+# ---------------------------------------------------------------------------------------------- the workflow
+
+
+def specialist_for(
+    structure,
+    charges_e: dict[str, float],
+    reference: Potential,
+    *,
+    temperatures_K: Sequence[float],
+    mobile_species: str,
+    student: str,
+    preset: dict[str, Any],
+    seed: int,
+    workdir: str | Path,
+    log: Callable[[str], None] = print,
+) -> SpecialistResult:
+    """``conductivity estimate``'s specialist step: small cells of ``structure`` relaxed by ``reference``
+    (their relaxation frames join the data), then :func:`build_specialist` with the preset's settings."""
+    t0 = time.perf_counter()
+    cells, relaxation_frames = labelling_cells(
+        structure, charges_e, reference, mobile_species=mobile_species, seed=seed
+    )
+    log(
+        f"specialist: {len(cells)} cell(s) of {len(cells[0])} atoms relaxed by {reference.name} "
+        f"({time.perf_counter() - t0:.0f} s); building a {student} student"
+    )
+    settings = SpecialistSettings(
+        temperatures_K=tuple(temperatures_K),
+        mobile_species=mobile_species,
+        seed=seed,
+        student=student,  # type: ignore[arg-type]
+        **preset,
+    )
+    result = build_specialist(
+        cells,
+        reference,
+        settings,
+        workdir,
+        progress=lambda m: log(f"specialist: {m}"),
+        labelled=relaxation_frames,
+    )
+    result.card["wall_time_s"]["cells_s"] = round(
+        time.perf_counter() - t0 - result.card["wall_time_s"]["total_s"], 1
+    )
+    return result
