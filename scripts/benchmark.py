@@ -183,13 +183,17 @@ def obelix_structures(count: int, max_atoms: int = 160, seed: int = 0):
     """Ordered, rattled OBELiX structures (the kind of data the default potential was trained on)."""
     from pymatgen.core import Structure
 
-    from superionic.training.sampling import order_structure, rattle, symmetrize
+    from superionic.structures import order_structure, symmetrize
+    from superionic.training.sampling import rattle
 
     rng = np.random.default_rng(seed)
     out = []
     for path in sorted(OBELIX.glob("*.cif")):
         try:
-            atoms = order_structure(symmetrize(Structure.from_file(path)), rng)
+            (ordering,) = order_structure(
+                symmetrize(Structure.from_file(path)), seed=int(rng.integers(2**31))
+            )
+            atoms = ordering.atoms
         except Exception:  # a CIF that cannot be ordered is simply not used here
             continue
         if len(atoms) <= max_atoms:

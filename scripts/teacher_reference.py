@@ -66,14 +66,12 @@ def ordered_cell(material: Material, teacher, n_orderings: int = 8):
     """The lowest-energy of ``n_orderings`` random orderings on the supercell (ASE Atoms)."""
     from pymatgen.core import Structure
 
-    from superionic.training.sampling import order_structure
+    from superionic.structures import order_structure
 
-    structure = Structure.from_file(material.source) * material.supercell
-    rng = np.random.default_rng(SEED)
-    if structure.is_ordered:
-        candidates = [order_structure(structure, rng)]
-    else:
-        candidates = [order_structure(structure, rng) for _ in range(n_orderings)]
+    structure = Structure.from_file(material.source)
+    count = 1 if structure.is_ordered else n_orderings
+    orderings = order_structure(structure, material.supercell, n_orderings=count, seed=SEED)
+    candidates = [o.atoms for o in orderings]
     energies = [r["energy"] / len(a) for a, r in zip(candidates, teacher.evaluate(candidates), strict=True)]
     atoms = candidates[int(np.argmin(energies))]
     if material.remove_li:

@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from superionic.cli._common import EXIT_OK, fail
+from superionic.cli import _common as common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,40 +22,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", help="synchronous, local, slurm or a Dask scheduler address")
     parser.add_argument("--workers", type=int, help="workers of a local or SLURM Dask cluster")
     parser.add_argument("--no-progress", action="store_true")
+    common.add_debug(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    return common.run_command("superionic discover", args.debug, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
     import yaml
 
-    from superionic.discovery import ConfigError, DiscoveryConfig, OracleUnavailable, Progress, run_discovery
+    from superionic.discovery import DiscoveryConfig, Progress, run_discovery
 
-    prog = "superionic discover"
-    try:
-        config = DiscoveryConfig.read(args.config)
-        changes = {}
-        if args.out is not None:
-            changes["out_dir"] = str(args.out.resolve())
-        if args.rounds is not None:
-            changes["rounds"] = args.rounds
-        if args.no_handoff:
-            changes["handoff"] = dataclasses.replace(config.handoff, enabled=False)
-        if args.scheduler or args.workers:
-            compute = config.compute
-            compute = dataclasses.replace(compute, scheduler=args.scheduler or compute.scheduler)
-            compute = dataclasses.replace(compute, workers=args.workers or compute.workers)
-            changes["compute"] = compute
-        config = dataclasses.replace(config, **changes)
-        config.validate()
-        out = Path(config.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-        report = run_discovery(config, Progress(enabled=not args.no_progress))
-    except (ConfigError, OracleUnavailable, FileNotFoundError, ValueError) as err:
-        return fail(prog, str(err).splitlines()[0])
+    config = DiscoveryConfig.read(args.config)
+    changes = {}
+    if args.out is not None:
+        changes["out_dir"] = str(args.out.resolve())
+    if args.rounds is not None:
+        changes["rounds"] = args.rounds
+    if args.no_handoff:
+        changes["handoff"] = dataclasses.replace(config.handoff, enabled=False)
+    if args.scheduler or args.workers:
+        compute = config.compute
+        compute = dataclasses.replace(compute, scheduler=args.scheduler or compute.scheduler)
+        compute = dataclasses.replace(compute, workers=args.workers or compute.workers)
+        changes["compute"] = compute
+    config = dataclasses.replace(config, **changes)
+    config.validate()  # ConfigError (a ValueError): one line, exit 1, before anything is written
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    report = run_discovery(config, Progress(enabled=not args.no_progress))
     print(format_summary(report))
-    return EXIT_OK
+    return common.EXIT_OK
 
 
 def format_summary(report: dict) -> str:

@@ -305,9 +305,9 @@ class DiscoveryConfig:
 
 
 def _seed_formula(path: str) -> str:
-    from superionic.estimate import EstimateError, read_structure
+    from superionic.structures import StructureError, read_structure
 
     try:
         return read_structure(path).composition.reduced_formula
-    except EstimateError as err:
+    except StructureError as err:
         raise ConfigError(str(err)) from err

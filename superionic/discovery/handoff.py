@@ -27,7 +27,7 @@ def estimate_task(
         "from superionic.estimate import EstimateSettings, estimate_conductivity\n"
         "args = json.loads(sys.argv[1])\n"
         "settings = EstimateSettings.from_preset(args.pop('preset'), **args)\n"
-        "estimate_conductivity(settings, progress=lambda m: print(m, file=sys.stderr, flush=True))\n"
+        "estimate_conductivity(settings, log=lambda m: print(m, file=sys.stderr, flush=True))\n"
     )
     args = {**settings, "structure": structure_path, "out_dir": out_dir, "progress": False}
     Path(out_dir).mkdir(parents=True, exist_ok=True)

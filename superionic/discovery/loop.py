@@ -640,11 +640,11 @@ def _structure(atoms):
 
 def _read_seed(path: str):
     """An ordered pymatgen structure of a seed file (one-line errors for bad files and disordered ones)."""
-    from superionic.estimate import EstimateError, read_structure
+    from superionic.structures import StructureError, read_structure
 
     try:
         structure = read_structure(path)
-    except EstimateError as err:
+    except StructureError as err:
         raise ConfigError(str(err)) from err
     if not structure.is_ordered:
         raise ConfigError(
@@ -669,10 +669,10 @@ def _cap(candidates: list, limit: int) -> list:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    from superionic.estimate import _json_safe
+    from superionic.records import json_safe
 
     tmp = path.with_suffix(".partial")
-    tmp.write_text(json.dumps(_json_safe(data), indent=1))
+    tmp.write_text(json.dumps(json_safe(data), indent=1))
     tmp.replace(path)
 
 

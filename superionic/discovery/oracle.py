@@ -25,9 +25,9 @@ _POTENTIALS: dict[str, Any] = {}  # per worker process: potentials by name/path 
 
 def cached_potential(name_or_path: str):
     if name_or_path not in _POTENTIALS:
-        from superionic.estimate import load_potential
+        from superionic.potentials import load
 
-        _POTENTIALS[name_or_path] = load_potential(name_or_path, lambda message: None)
+        _POTENTIALS[name_or_path] = load(name_or_path)
     return _POTENTIALS[name_or_path]
 
 

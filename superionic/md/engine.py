@@ -199,7 +199,16 @@ def make_chunk_fn(
             carry = lax.fori_loop(0, n_steps, body, carry)
             if on_frame is not None:
                 jax.debug.callback(on_frame, i, n_active_frames)
-            return carry, observe_fn(carry, kT)
+            # A frame beyond the active ones (a short last chunk) is discarded: skip its model evaluation.
+            frame = lax.cond(
+                i < n_active_frames,
+                lambda c: observe_fn(c, kT),
+                lambda c: jax.tree_util.tree_map(
+                    lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(observe_fn, c, kT)
+                ),
+                carry,
+            )
+            return carry, frame
 
         return lax.scan(frame_body, carry, jnp.arange(spec.n_frames))
 

@@ -6,7 +6,8 @@ of one material, resampled in active-learning rounds, reproduce its Li transport
 
 1. **Samples the material** around the given ordered, relaxed cell(s): rattles (0.02-0.15 Å), small strains
    (<= 3 %), mobile ions moved part-way towards neighbouring mobile-ion sites and into voids (hop paths), and
-   compressed close contacts (short-range repulsion), and labels them with the teacher (JAX batches).
+   compressed close contacts (short-range repulsion), plus frames of a short MD of the teacher itself at the
+   highest temperature (+10 %), and labels them with the teacher (JAX batches).
 2. **Trains a student**: a fresh small NequIP on the material's elements (``student="fresh"``) or the shipped
    universal ``default`` fine-tuned on the material (``"fine-tune"``), as a committee of ``committee_size``
    members that differ in their seed.
@@ -73,6 +74,8 @@ class SpecialistSettings:
       epochs_initial / epochs_per_round: training epochs on the first data and after each round.
       max_rounds: active-learning rounds at most.
       md_ps_per_round: student MD per round (ps), on the labelling cell(s).
+      teacher_md_ps / teacher_md_frames: a short MD of the teacher itself at 1.1 x the highest temperature
+        before the first training, and how many of its frames join the first data (0 ps: none).
       frames_per_round: frames labelled per round (the most disputed ones).
       disagreement_threshold_meV_per_A / error_threshold_meV_per_A: stop when the committee's mean force
         spread and the teacher-measured force MAE on the round's frames are both below these.
@@ -93,6 +96,8 @@ class SpecialistSettings:
     epochs_per_round: int = 20
     max_rounds: int = 4
     md_ps_per_round: float = 2.0
+    teacher_md_ps: float = 0.6
+    teacher_md_frames: int = 30
     frames_per_round: int = 24
     disagreement_threshold_meV_per_A: float = 30.0
     error_threshold_meV_per_A: float = 40.0
@@ -298,44 +303,42 @@ def _initial_member(settings: SpecialistSettings, train_set: Sequence[ase.Atoms]
     return initial_potential(list(train_set), model, seed=settings.seed + k, name=f"specialist-{k}")
 
 
-def _student_frames(
-    student: Potential, cells: Sequence[ase.Atoms], settings: SpecialistSettings, round_: int
+def _md_frames(
+    potential: Potential, cells: Sequence[ase.Atoms], temperature_K: float, ps: float, count: int, seed: int
 ) -> tuple[list[ase.Atoms], list[str]]:
-    """Frames of the student's own NVT MD at 1.1 x the highest temperature on each labelling cell, and the
-    blow-ups (a cell whose MD failed gives no frames)."""
+    """``count`` frames spread over NVT MD of ``potential`` at ``temperature_K`` on each cell (``ps`` after a
+    0.2 ps equilibration), and the blow-ups (a cell whose MD failed gives no frames)."""
     from superionic import md
     from superionic.training.audit import frames_from_trajectory
 
-    temperature = 1.1 * max(settings.temperatures_K)
     frames: list[ase.Atoms] = []
-    frames_lost: list[str] = []
-    per_cell = math.ceil(4 * settings.frames_per_round / len(cells))
+    blow_ups: list[str] = []
+    per_cell = math.ceil(count / len(cells))
     for c, cell in enumerate(cells):
         system = md.prepare_system(
             cell,
-            student.cutoff_A,
+            potential.cutoff_A,
             1.0,
             supercell=(1, 1, 1),
-            charges_e={s: 0.0 for s in set(cell.get_chemical_symbols())},
-            name=f"al{round_}_{c}",
+            charges_e={s: 0.0 for s in set(cell.get_chemical_symbols())},  # no conductivity from these runs
+            name=f"cell{c}",
         )
         config = md.MDConfig(
-            temperatures_K=(temperature,),
-            production_ps=settings.md_ps_per_round,
+            temperatures_K=(temperature_K,),
+            production_ps=ps,
             equilibration_ps=0.2,
-            save_every_fs=max(10.0, 1000.0 * settings.md_ps_per_round / per_cell),
-            seed=settings.seed + 1000 * round_ + c,
+            save_every_fs=max(10.0, 1000.0 * ps / per_cell),
+            seed=seed + c,
             progress=False,
         )
         try:
-            result = md.run(system, student, config)  # in memory
+            result = md.run(system, potential, config)  # in memory
         except md.MDInstabilityError as err:
-            # The student blew up: nothing of this cell to learn from its MD; say so and go on.
-            frames_lost.append(str(err))
+            blow_ups.append(str(err))
             continue
         for trajectory in result.trajectories:
             frames += [a for _, a in frames_from_trajectory(trajectory, per_cell)]
-    return frames, frames_lost
+    return frames, blow_ups
 
 
 def _disagreement(committee: Committee, frames: Sequence[ase.Atoms]) -> np.ndarray:
@@ -369,7 +372,19 @@ def build_specialist(
     samples = sample_material(cells, settings.initial_structures, settings, rng)
     timings["sampling_s"] += time.perf_counter() - t0
     t0 = time.perf_counter()
-    say(f"labelling {len(samples)} sampled configurations with {teacher.name}")
+    hot = 1.1 * max(settings.temperatures_K)
+    teacher_frames: list[ase.Atoms] = []
+    if settings.teacher_md_ps > 0:
+        # A short MD of the teacher itself: frames from the very distribution the production MD will visit
+        # (thermal, correlated displacements that random rattles do not make).
+        say(f"{teacher.name} MD at {hot:.0f} K, {settings.teacher_md_ps:g} ps on the labelling cell(s)")
+        teacher_frames, _ = _md_frames(
+            teacher, cells, hot, settings.teacher_md_ps, settings.teacher_md_frames, settings.seed
+        )
+        samples += teacher_frames
+    timings["teacher_md_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say(f"labelling {len(samples)} configurations with {teacher.name}")
     sampled = [
         attach_labels(a, lab)
         for a, lab in zip(samples, PotentialTeacher(teacher).label(samples), strict=True)
@@ -400,7 +415,14 @@ def build_specialist(
             break
         committee = Committee(tuple(members))
         t0 = time.perf_counter()
-        frames, blow_ups = _student_frames(members[0], cells, settings, round_)
+        frames, blow_ups = _md_frames(
+            members[0],
+            cells,
+            hot,
+            settings.md_ps_per_round,
+            4 * settings.frames_per_round,
+            settings.seed + 1000 * round_,
+        )
         if not frames:
             stop_reason = f"round {round_}: the student's own MD blew up on every cell ({blow_ups[0]})"
             break
@@ -467,6 +489,8 @@ def build_specialist(
         "data": {
             "training_structures": len(train_set),
             "validation_structures": len(val_set),
+            "sampled_structures": len(samples) - len(teacher_frames),
+            "teacher_md_frames": len(teacher_frames),
             "atoms_per_labelling_cell": [len(c) for c in cells],
         },
         "rounds": rounds,

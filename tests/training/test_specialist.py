@@ -62,6 +62,8 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, teacher, tmp_path):
         epochs_per_round=4,
         max_rounds=1,
         md_ps_per_round=0.1,
+        teacher_md_ps=0.1,
+        teacher_md_frames=4,
         frames_per_round=6,
         training={"batch_size": 4, "learning_rate": 1e-2, "ema_decay": 0.5},
     )
@@ -75,7 +77,8 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, teacher, tmp_path):
     (round_,) = card["rounds"]
     assert round_["md_frames"] >= 1 and round_["frames_labelled"] == min(6, round_["md_frames"])
     total = card["data"]["training_structures"] + card["data"]["validation_structures"]
-    assert total == 24 + round_["frames_labelled"]
+    assert card["data"]["sampled_structures"] == 24 and card["data"]["teacher_md_frames"] == 4
+    assert total == 24 + 4 + round_["frames_labelled"]
     assert card["teacher"]["sha256"] == teacher.fingerprint()
     assert set(card["wall_time_s"]) >= {"labelling_s", "training_s", "active_learning_md_s", "total_s"}
     again = load(result.path)
