@@ -45,10 +45,10 @@ def ensure_environment() -> None:
 
 
 def demo() -> int:
-    """`conductivity estimate` on a bundled example (Li3N, quick preset) with the shipped default potential.
-
-    The default is a small distilled potential; its report carries a warning while the potential misses its
-    accuracy target (see superionic/data/potentials/default.md).
+    """`conductivity estimate` on a bundled example (Li3N, quick preset), the default engine: SevenNet-0
+    (imported from the sevenn wheel on first use) labels small cells of Li3N, a specialist fine-tuned from the
+    shipped default runs the MD, and SevenNet-0 audits it on its own production frames (the report says
+    whether the audit passed).
     """
     ensure_environment()
     args = [

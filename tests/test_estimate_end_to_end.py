@@ -1,7 +1,7 @@
 """`conductivity estimate` end to end on a bundled Li conductor with a real (trained) potential.
 
-Uses the default potential (the shipped distilled one, which misses its accuracy target: the report must say
-so). Times are cut to a fraction of a picosecond: this checks the whole pipeline and its report, not converged
+Uses ``--engine direct`` with the default potential (the shipped distilled one, which misses its accuracy
+target: the report must say so); the specialist engine is tested in tests/training/test_specialist.py. Times are cut to a fraction of a picosecond: this checks the whole pipeline and its report, not converged
 transport. (With SevenNet-0 the same run takes over half an hour on the shared 2-core CPU.)
 """
 
@@ -26,6 +26,10 @@ def test_estimate_quick_preset_on_li3n(tmp_path, capsys):
             str(REPO / "examples" / "Li3N.cif"),
             "--preset",
             "quick",
+            "--engine",
+            "direct",
+            "--potential",
+            "default",
             "--temperatures",
             "1400",
             "--time",

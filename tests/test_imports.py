@@ -90,9 +90,10 @@ def test_subpackages_import_each_other_one_way():
     assert not nx.has_path(layers, "superionic.potentials", "superionic.md")
     assert not nx.has_path(layers, "superionic.analysis", "superionic.md")
     assert not nx.has_path(layers, "superionic.analysis", "superionic.potentials")
-    assert "superionic.training" not in nx.descendants(
-        layers, "superionic.estimate"
-    )  # inference without training
+    # the workflow drives training (the specialist), never the other way round
+    assert nx.has_path(layers, "superionic.estimate", "superionic.training")
+    assert not nx.has_path(layers, "superionic.training", "superionic.estimate")
+    assert not nx.has_path(layers, "superionic.training", "superionic.discovery")
 
 
 def test_structures_trajectory_and_analysis_import_without_jax():

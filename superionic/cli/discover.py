@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-handoff", action="store_true", help="skip the transport hand-off")
     parser.add_argument("--scheduler", help="synchronous, local, slurm or a Dask scheduler address")
     parser.add_argument("--workers", type=int, help="workers of a local or SLURM Dask cluster")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     common.add_debug(parser)
 
 

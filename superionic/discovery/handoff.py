@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from superionic.discovery.compute import run_tasks
+from superionic.discovery.store import structure_of
 
 
 def estimate_task(
@@ -76,9 +77,7 @@ def handoff(loop) -> dict[str, Any]:
     for c in chosen:
         row = loop.store.rows(uid=c["uid"])[0]
         path = out / f"{c['uid']}_{c['formula']}.cif"
-        from superionic.discovery.loop import _structure
-
-        CifWriter(_structure(row.toatoms())).write_file(path)
+        CifWriter(structure_of(row.toatoms())).write_file(path)
         limit = None if h.time_limit_minutes is None else 60.0 * h.time_limit_minutes
         tasks.append((str(path), str(out / c["uid"]), settings, limit))
     results: list[dict] = [{} for _ in tasks]

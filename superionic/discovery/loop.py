@@ -30,7 +30,7 @@ from superionic.discovery.oracle import (
     oracle_task,
     student_relax_task,
 )
-from superionic.discovery.store import Store, atoms_from_dict, atoms_to_dict
+from superionic.discovery.store import Store, atoms_from_dict, atoms_to_dict, structure_of
 
 STUDENT_CHUNK = 128  # structures per student task (one batched relaxation, one compiled shape)
 
@@ -269,7 +269,7 @@ class Loop:
             candidates += gen.random_structures(
                 [Composition(f) for f in compositions], rng, g.random_per_composition, g.random_max_atoms
             )
-        known = [_structure(atoms_from_dict(row.data["initial"])) for row in self.store.rows()]
+        known = [structure_of(atoms_from_dict(row.data["initial"])) for row in self.store.rows()]
         kept, dropped = gen.deduplicate(candidates, known)
         # Substitutions first (by probability), then SAPS and random, up to the budget; keep the best of each.
         kept = _cap(kept, g.max_candidates_per_round)
@@ -302,7 +302,7 @@ class Loop:
         limit = self.config.screening.e_above_hull_max_meV
         for row in self.store.rows(kind="candidate", stage="oracle_done"):
             if row.round < r and row.get("ehull_oracle_meV", np.inf) <= limit:
-                parents.append((row.uid, _structure(row.toatoms())))
+                parents.append((row.uid, structure_of(row.toatoms())))
         return parents
 
     def _student_relax(self, rows: Sequence, members: Sequence[str]) -> None:
@@ -347,7 +347,7 @@ class Loop:
             e_student_std_meV_per_atom=float(1e3 * energies.std()),
             student_converged=bool(result["converged"]),
             volume_change_percent=float(result["volume_change_percent"]),
-            spacegroup_relaxed=gen.spacegroup_symbol(_structure(atoms)),
+            spacegroup_relaxed=gen.spacegroup_symbol(structure_of(atoms)),
         )
 
     def _dedupe_relaxed(self, r: int) -> None:
@@ -358,10 +358,10 @@ class Loop:
         for row in self.store.rows():
             if row.stage in ("generated", "duplicate") or (row.kind == "candidate" and row.round == r):
                 continue
-            earlier.setdefault(row.reduced_formula, []).append((row.uid, _structure(row.toatoms())))
+            earlier.setdefault(row.reduced_formula, []).append((row.uid, structure_of(row.toatoms())))
         with self.store.transaction():
             for row in self.store.rows(kind="candidate", round=r, stage="relaxed"):
-                structure = _structure(row.toatoms())
+                structure = structure_of(row.toatoms())
                 same = earlier.setdefault(row.reduced_formula, [])
                 match = next((uid for uid, other in same if matcher.fit(structure, other)), None)
                 if match is not None:
@@ -628,14 +628,6 @@ def _atoms(structure):
     from pymatgen.io.ase import AseAtomsAdaptor
 
     return AseAtomsAdaptor.get_atoms(structure)
-
-
-def _structure(atoms):
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    atoms = atoms.copy()
-    atoms.calc = None
-    return AseAtomsAdaptor.get_structure(atoms)
 
 
 def _read_seed(path: str):

@@ -1,7 +1,7 @@
 """Oracles and the student's relaxation as picklable task functions (they run in Dask workers).
 
 An oracle is either a superionic potential (relaxations batched in JAX with
-:func:`superionic.structures.batched_relax.relax_structures`) or any ASE calculator (CP2K, VASP, ...), one
+:func:`superionic.training.batched_relax.relax_structures`) or any ASE calculator (CP2K, VASP, ...), one
 structure at a time with ASE's FIRE on a ``FrechetCellFilter`` (or a single point). Results are plain
 dictionaries (see :func:`superionic.discovery.store.atoms_to_dict`) so they pickle across processes.
 Units: eV, eV/atom, Å, GPa.
@@ -60,7 +60,7 @@ def student_relax_task(
     members: Sequence[str], structures: Sequence[dict], fmax_eV_per_A: float, max_steps: int
 ) -> list[dict[str, Any]]:
     """Relax with the first committee member; energies (eV/atom) of the relaxed structure by every member."""
-    from superionic.structures.batched_relax import relax_structures
+    from superionic.training.batched_relax import relax_structures
 
     atoms_list = [atoms_from_dict(s) for s in structures]
     # Decorated prototypes can be absurdly dense (Cl on a metal lattice at a 2 Å bond): given up at the start.
@@ -108,7 +108,7 @@ def oracle_task(oracle: Mapping[str, Any], structures: Sequence[dict]) -> list[d
     """Relax (or single-point) ``structures`` with the oracle; per structure: final atoms with labels, energy
     per atom, labelled frames (training data), converged flag, steps, or an ``error``."""
     if oracle["kind"] == "potential":
-        from superionic.structures.batched_relax import relax_structures
+        from superionic.training.batched_relax import relax_structures
 
         atoms_list = [atoms_from_dict(s) for s in structures]
         results = relax_structures(

@@ -76,6 +76,15 @@ def atoms_from_dict(data: dict[str, Any]) -> ase.Atoms:
     return atoms
 
 
+def structure_of(atoms: ase.Atoms):
+    """The pymatgen ``Structure`` of ``atoms`` (without its calculator: stored rows carry one)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = atoms.copy()
+    atoms.calc = None
+    return AseAtomsAdaptor.get_structure(atoms)
+
+
 class Store:
     """The database plus the loop's bookkeeping (which stages are finished, per-round statistics)."""
 

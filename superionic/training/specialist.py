@@ -225,7 +225,7 @@ def labelling_cells(
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from superionic import structures
-    from superionic.structures.batched_relax import relax_structures
+    from superionic.training.batched_relax import relax_structures
 
     composition = structure.composition
     mobile = composition.element_composition[mobile_species] if not structure.is_ordered else None

@@ -13,7 +13,7 @@ from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
 
 from superionic.potentials import SuperionicCalculator, UnknownElementError, load
-from superionic.structures.batched_relax import relax_structures
+from superionic.training.batched_relax import relax_structures
 
 
 @pytest.fixture(scope="module")
