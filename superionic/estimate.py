@@ -2,7 +2,7 @@
 
 Orchestration only: each step is a function of :mod:`superionic.structures`, :mod:`superionic.potentials`,
 :mod:`superionic.md` or :mod:`superionic.analysis`. ``estimate_conductivity(settings)`` is what
-``conductivity estimate`` runs; ``analyze_trajectories`` is ``conductivity analyze``. The report is built once,
+``conductivity estimate`` runs (``conductivity analyze`` is :func:`superionic.analysis.analyze_trajectories`). The report is built once,
 at the end, and written last and atomically (a ``report.json`` on disk is always a finished one).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from superionic import __version__, structures
 from superionic.records import environment, write_json_atomic
 from superionic.settings import ENSEMBLES, EstimateSettings
 
-__all__ = ["EstimateError", "analyze_trajectories", "estimate_conductivity"]
+__all__ = ["EstimateError", "estimate_conductivity"]
 
 
 class EstimateError(RuntimeError):
@@ -149,7 +149,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         warn(*audit.warnings)
         timing["audit_s"] = time.perf_counter() - t0
     transport = analysis.analyze(result.trajectories, species=species, charge_e=charges[species])
-    _plots(transport, out)
+    analysis.write_plots(transport, out)
     report = {
         "schema": "superionic.conductivity.estimate/1",
         "superionic_version": __version__,
@@ -178,63 +178,4 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         "wall_time_split_s": timing | {"analysis_s": time.perf_counter() - wall_start - sum(timing.values())},
     }
     write_json_atomic(out / "report.json", report)
-    return report, transport
-
-
-def _plots(transport, out: Path) -> None:
-    from superionic import analysis
-
-    analysis.plot_msd(transport, out / "msd.png")
-    if len(transport.results) >= 2:
-        analysis.plot_arrhenius(transport, out / "arrhenius.png")
-
-
-def analyze_trajectories(
-    paths: Sequence[str | Path],
-    out_dir: str | Path | None,
-    *,
-    species: str = "Li",
-    charges_e: Mapping[str, float] | None = None,
-    temperatures_K: Sequence[float] | None = None,
-    topology: str | Path | None = None,
-    frame_interval_ps: float | None = None,
-    mechanism: bool = False,
-    sites: str | None = None,
-) -> tuple[dict, Any]:
-    """``conductivity analyze``: the analysis part of the workflow on existing trajectories; with ``mechanism``
-    (or ``sites``, a structure file whose mobile-ion sites to use) also sites, jumps, barriers and pathways."""
-    from superionic import analysis
-
-    temperatures = list(temperatures_K or [None]) * (len(paths) if len(temperatures_K or []) <= 1 else 1)
-    if len(temperatures) != len(paths):
-        raise ValueError(
-            f"--temperatures has {len(temperatures_K or [])} values for {len(paths)} trajectories; give one per "
-            "file or one for all"
-        )
-    trajectories = [
-        analysis.read_trajectory(
-            p, charges_e=charges_e, topology=topology, temperature_K=t, frame_interval_ps=frame_interval_ps
-        )
-        for p, t in zip(paths, temperatures, strict=True)
-    ]
-    transport = analysis.analyze(trajectories, species=species)
-    how = None
-    if mechanism or sites is not None:
-        how = analysis.analyze_mechanism(trajectories, species=species, reference=sites, transport=transport)
-    out = None if out_dir is None else Path(out_dir)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        _plots(transport, out)
-    settings = {"species": species, "charges_e": charges_e, "temperatures_K": temperatures_K, "sites": sites}
-    report = {
-        "schema": "superionic.conductivity.analyze/1",
-        "superionic_version": __version__,
-        "inputs": [str(p) for p in paths],
-        "settings": {**settings, "mechanism": how is not None},
-        "transport": transport.to_dict(),
-        **({} if how is None else {"mechanism": how.to_dict(how.write(out) if out is not None else None)}),
-        "environment": environment(),
-    }
-    if out is not None:
-        write_json_atomic(out / "report.json", report)
     return report, transport

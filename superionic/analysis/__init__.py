@@ -45,6 +45,7 @@ from superionic.analysis._report import analyze, framework_rms_displacement
 from superionic.analysis._results import Estimate, TemperatureResult, TransportReport
 from superionic.analysis._sites import Sites, assign_sites, sites_from_density, sites_from_structure
 from superionic.analysis._structure_checks import partial_rdfs, self_van_hove
+from superionic.analysis._workflow import analyze_trajectories, write_plots
 from superionic.trajectory import Trajectory, read_trajectory
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "TransportReport",
     "analyze",
     "analyze_mechanism",
+    "analyze_trajectories",
     "assign_sites",
     "calibrated_interval",
     "collective_displacement",
@@ -88,4 +90,5 @@ __all__ = [
     "self_van_hove",
     "sites_from_density",
     "sites_from_structure",
+    "write_plots",
 ]

@@ -225,7 +225,7 @@ def _run_estimate(args: argparse.Namespace) -> int:
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    from superionic.estimate import analyze_trajectories
+    from superionic.analysis import analyze_trajectories
 
     report, _ = analyze_trajectories(
         args.trajectories,
