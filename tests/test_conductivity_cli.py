@@ -164,6 +164,8 @@ def test_md_blow_up_is_reported_with_temperature(capsys, tmp_path):
             REPO / "examples" / "Li3N.cif",
             "--potential",
             path,
+            "--engine",
+            "direct",
             "--no-relax",
             "--temperatures",
             "1000",

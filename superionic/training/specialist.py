@@ -374,13 +374,16 @@ def build_specialist(
     t0 = time.perf_counter()
     hot = 1.1 * max(settings.temperatures_K)
     teacher_frames: list[ase.Atoms] = []
+    teacher_blow_ups: list[str] = []
     if settings.teacher_md_ps > 0:
         # A short MD of the teacher itself: frames from the very distribution the production MD will visit
         # (thermal, correlated displacements that random rattles do not make).
         say(f"{teacher.name} MD at {hot:.0f} K, {settings.teacher_md_ps:g} ps on the labelling cell(s)")
-        teacher_frames, _ = _md_frames(
+        teacher_frames, teacher_blow_ups = _md_frames(
             teacher, cells, hot, settings.teacher_md_ps, settings.teacher_md_frames, settings.seed
         )
+        for message in teacher_blow_ups:  # the reference itself is unstable here: say so, go on without
+            say(f"warning: {teacher.name}'s own MD blew up ({message}); no teacher-MD frames from that cell")
         samples += teacher_frames
     timings["teacher_md_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -491,6 +494,7 @@ def build_specialist(
             "validation_structures": len(val_set),
             "sampled_structures": len(samples) - len(teacher_frames),
             "teacher_md_frames": len(teacher_frames),
+            "teacher_md_blow_ups": teacher_blow_ups,
             "atoms_per_labelling_cell": [len(c) for c in cells],
         },
         "rounds": rounds,
