@@ -24,6 +24,7 @@ def executor(config: ComputeConfig):
         raise ImportError(
             f"compute.scheduler '{config.scheduler}' needs Dask: pip install 'superionic[distributed]'"
         ) from err
+    cluster = None  # one we start here (and close); None when connecting to a running scheduler
     if config.scheduler == "local":
         cluster = LocalCluster(
             n_workers=config.workers,
@@ -31,29 +32,18 @@ def executor(config: ComputeConfig):
             processes=True,
             dashboard_address=None,
         )
-        client = Client(cluster)
-        try:
-            yield client
-        finally:
-            client.close()
-            cluster.close()
     elif config.scheduler == "slurm":
         from dask_jobqueue import SLURMCluster
 
         cluster = SLURMCluster(**dict(config.jobqueue))
         cluster.scale(jobs=config.workers)
-        client = Client(cluster)
-        try:
-            yield client
-        finally:
-            client.close()
+    client = Client(config.scheduler if cluster is None else cluster)  # else: a scheduler's address
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
             cluster.close()
-    else:  # an address of a running scheduler
-        client = Client(config.scheduler)
-        try:
-            yield client
-        finally:
-            client.close()
 
 
 def run_tasks(
