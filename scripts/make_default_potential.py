@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from superionic.training.specialist import SPECIALIST_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
 OBELIX = REPO.parent / "shared" / "data" / "obelix" / "cifs"
 SEED = 20250701
@@ -177,15 +179,8 @@ def label(workdir: Path, source: str, target: str, chunk_size: int) -> None:
 # 4.5 Å. v0/v1 had 32x0e+16x1e with l <= 1: 1.2x faster (96-atom Li2S) but 12 % worse on validation forces; this was the
 # widest model whose training epoch fits ~4.5 min on the 2-core CPU (see the model card for the timing of
 # the alternatives).
-DEFAULT_MODEL = {
-    "num_layers": 2,
-    "hidden_irreps": "64x0e+32x1e",
-    "sh_lmax": 2,
-    "cutoff_A": 4.5,
-    "num_radial_basis": 8,
-    "cutoff_function": "polynomial",
-    "radial_mlp": [32],
-}
+# The shipped default's architecture is the specialists' fresh-student architecture (one definition).
+DEFAULT_MODEL = dict(SPECIALIST_MODEL)
 # Labelled structures with a larger force component are clashes left by ordering/rattling, not MD states.
 MAX_FORCE_EV_PER_A = 25.0
 DEFAULT_TRAINING = {

@@ -1,5 +1,5 @@
-"""The specialist builder and the audit, with SevenNet-0 as the teacher on a 12-atom Li2O cell (tiny student,
-short training: seconds of work after compilation)."""
+"""The specialist builder (taught by the shipped `default`) and the audit (SevenNet-0 as the reference) on a
+12-atom Li2O cell: tiny student, short training, seconds of work after compilation."""
 
 from __future__ import annotations
 
@@ -52,7 +52,12 @@ def test_sampling_covers_rattles_strains_hops_and_contacts(li2o):
     assert np.count_nonzero(displacement > 1e-9) == 1 and displacement[li].max() > 0.4  # one Li, moved far
 
 
-def test_builder_learns_round_trips_and_its_audit_runs(li2o, teacher, tmp_path):
+def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
+    # The builder does not care which potential teaches: the shipped `default` is a real teacher that compiles
+    # in a fraction of SevenNet-0's time (teacher MD, labelling and the audit each compile one program), which
+    # keeps this test to tens of seconds; SevenNet-0 as the teacher is what the validation runs measure
+    # (scripts/specialist_validation.py) and what the audit test below uses.
+    teacher = load("default")
     settings = SpecialistSettings(
         temperatures_K=(900.0,),
         initial_structures=24,
