@@ -77,6 +77,7 @@ class SpecialistSettings:
       teacher_md_ps / teacher_md_frames: a short MD of the teacher itself at 1.1 x the highest temperature
         before the first training, and how many of its frames join the first data (0 ps: none).
       frames_per_round: frames labelled per round (the most disputed ones).
+      md_equilibration_ps: thermalisation before the frames of each teacher/student MD are taken (ps).
       disagreement_threshold_meV_per_A / error_threshold_meV_per_A: stop when the committee's mean force
         spread and the teacher-measured force MAE on the round's frames are both below these.
       time_budget_s: stop starting new rounds after this much wall time (the card says so).
@@ -99,6 +100,7 @@ class SpecialistSettings:
     teacher_md_ps: float = 0.6
     teacher_md_frames: int = 30
     frames_per_round: int = 24
+    md_equilibration_ps: float = 0.2
     disagreement_threshold_meV_per_A: float = 30.0
     error_threshold_meV_per_A: float = 40.0
     time_budget_s: float = 1800.0
@@ -304,10 +306,16 @@ def _initial_member(settings: SpecialistSettings, train_set: Sequence[ase.Atoms]
 
 
 def _md_frames(
-    potential: Potential, cells: Sequence[ase.Atoms], temperature_K: float, ps: float, count: int, seed: int
+    potential: Potential,
+    cells: Sequence[ase.Atoms],
+    temperature_K: float,
+    ps: float,
+    count: int,
+    seed: int,
+    equilibration_ps: float,
 ) -> tuple[list[ase.Atoms], list[str]]:
-    """``count`` frames spread over NVT MD of ``potential`` at ``temperature_K`` on each cell (``ps`` after a
-    0.2 ps equilibration), and the blow-ups (a cell whose MD failed gives no frames)."""
+    """``count`` frames spread over NVT MD of ``potential`` at ``temperature_K`` on each cell (``ps`` after
+    ``equilibration_ps``), and the blow-ups (a cell whose MD failed gives no frames)."""
     from superionic import md
     from superionic.training.audit import frames_from_trajectory
 
@@ -326,7 +334,7 @@ def _md_frames(
         config = md.MDConfig(
             temperatures_K=(temperature_K,),
             production_ps=ps,
-            equilibration_ps=0.2,
+            equilibration_ps=equilibration_ps,
             save_every_fs=max(10.0, 1000.0 * ps / per_cell),
             seed=seed + c,
             progress=False,
@@ -380,7 +388,13 @@ def build_specialist(
         # (thermal, correlated displacements that random rattles do not make).
         say(f"{teacher.name} MD at {hot:.0f} K, {settings.teacher_md_ps:g} ps on the labelling cell(s)")
         teacher_frames, teacher_blow_ups = _md_frames(
-            teacher, cells, hot, settings.teacher_md_ps, settings.teacher_md_frames, settings.seed
+            teacher,
+            cells,
+            hot,
+            settings.teacher_md_ps,
+            settings.teacher_md_frames,
+            settings.seed,
+            settings.md_equilibration_ps,
         )
         for message in teacher_blow_ups:  # the reference itself is unstable here: say so, go on without
             say(f"warning: {teacher.name}'s own MD blew up ({message}); no teacher-MD frames from that cell")
@@ -425,6 +439,7 @@ def build_specialist(
             settings.md_ps_per_round,
             4 * settings.frames_per_round,
             settings.seed + 1000 * round_,
+            settings.md_equilibration_ps,
         )
         if not frames:
             stop_reason = f"round {round_}: the student's own MD blew up on every cell ({blow_ups[0]})"

@@ -222,11 +222,27 @@ def learning_rate(config: TrainConfig, epoch: float) -> float:
 
 
 _COMPILED: dict[str, tuple] = {}
+# Options that do not enter the compiled train step: the seed and the data order, the number of epochs, the batch
+# size (a shape: jit keys on it itself) and the learning-rate schedule (the rate is an argument of the step).
+# Leaving them out of the cache key lets committee members and successive rounds of a specialist share one
+# compiled program; any other option (loss, weights, clipping, EMA, dtype, and any option added later) is keyed.
+_NOT_IN_PROGRAM = (
+    "seed",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "schedule",
+    "warmup_epochs",
+    "final_lr_fraction",
+)
 
 
 def _compiled(model: NequIPConfig, config: TrainConfig):
-    """Jitted train step and evaluation, cached per (model, options) so a resumed run does not recompile."""
-    key = json.dumps([model.to_dict(), config.to_dict()], sort_keys=True)
+    """Jitted train step and evaluation, cached per (model, loss and optimiser options): members of a committee,
+    rounds of active learning and a resumed run do not recompile."""
+    options = config.to_dict()
+    program = {k: v for k, v in options.items() if k not in _NOT_IN_PROGRAM}
+    key = json.dumps([model.to_dict(), program], sort_keys=True)
     if key not in _COMPILED:
         step = make_train_step(model, config, make_optimizer(config))
         _COMPILED[key] = (step, jax.jit(partial(error_sums, model=model)))

@@ -16,6 +16,7 @@ from superionic.training.trainer import (
     make_optimizer,
     make_train_step,
     prepare,
+    train,
 )
 
 
@@ -52,3 +53,21 @@ def test_labelling_batches_of_one_shape_compile_once(teacher, compile_counter):
         labels = labeller.label(structures(16, seed=6))
     assert compile_counter.count == 0
     assert all(np.abs(lab["forces"]).max() > 0 for lab in labels)
+
+
+def test_committee_members_and_rounds_share_one_compiled_train_step(labelled, compile_counter, tmp_path):
+    # Members differ in seed, rounds in epochs and learning rate: none of these is part of the program.
+    train_set, val_set = labelled
+    potential = initial_potential(train_set + val_set, dict(TINY, species=["Li", "N", "S"]), seed=3)
+    train(potential, train_set, val_set, TrainConfig(batch_size=3, epochs=1), tmp_path / "a", progress=False)
+    with compile_counter:
+        result = train(
+            potential,
+            train_set,
+            val_set,
+            TrainConfig(batch_size=3, epochs=2, seed=7, learning_rate=5e-3),
+            tmp_path / "b",
+            progress=False,
+        )
+    assert compile_counter.count == 0
+    assert result.history[-1]["epoch"] == 2

@@ -70,6 +70,7 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
         teacher_md_ps=0.1,
         teacher_md_frames=4,
         frames_per_round=6,
+        md_equilibration_ps=0.0,  # one compiled MD program per run instead of two
         training={"batch_size": 4, "learning_rate": 1e-2, "ema_decay": 0.5},
     )
     result = build_specialist([li2o], teacher, settings, tmp_path / "spec")
