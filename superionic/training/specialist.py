@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ase
+import ase.io
 import numpy as np
 from ase.data import atomic_numbers
 
@@ -498,6 +499,10 @@ def build_specialist(
     from superionic.training.trainer import evaluate
 
     validation = evaluate(members[0], val_set)
+    # The teacher's labels are the costly part: keep them, so a specialist can be retrained or extended
+    # (training.read_labelled reads these files) without labelling again.
+    ase.io.write(workdir / "training_data.extxyz", train_set, format="extxyz")
+    ase.io.write(workdir / "validation_data.extxyz", val_set, format="extxyz")
     card = {
         "kind": "superionic specialist",
         "material": sorted({a.get_chemical_formula(mode="metal") for a in cells}),
@@ -511,6 +516,7 @@ def build_specialist(
             "teacher_md_frames": len(teacher_frames),
             "teacher_md_blow_ups": teacher_blow_ups,
             "atoms_per_labelling_cell": [len(c) for c in cells],
+            "files": ["training_data.extxyz", "validation_data.extxyz"],
         },
         "rounds": rounds,
         "stop_reason": stop_reason,

@@ -12,6 +12,7 @@ from ase.build import bulk
 from superionic import md
 from superionic.potentials import load
 from superionic.training.audit import audit
+from superionic.training.labelling import read_labelled
 from superionic.training.specialist import SpecialistSettings, build_specialist, hop, sample_material
 
 pytestmark = pytest.mark.teacher
@@ -85,6 +86,8 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     total = card["data"]["training_structures"] + card["data"]["validation_structures"]
     assert card["data"]["sampled_structures"] == 24 and card["data"]["teacher_md_frames"] == 4
     assert total == 24 + 4 + round_["frames_labelled"]
+    kept = read_labelled([tmp_path / "spec" / name for name in card["data"]["files"]])
+    assert len(kept) == total and all(np.abs(a.get_forces()).max() > 0 for a in kept)  # labels kept on disk
     assert card["teacher"]["sha256"] == teacher.fingerprint()
     assert set(card["wall_time_s"]) >= {"labelling_s", "training_s", "active_learning_md_s", "total_s"}
     again = load(result.path)
