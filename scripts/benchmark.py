@@ -16,8 +16,9 @@ so that a change in machine load hits all of them alike; each contender's figure
     python scripts/benchmark.py                           # 96 and 960 atoms, everything
     python scripts/benchmark.py --atoms 96 960 4704 --only superionic:default   # cost per atom vs size
 
-Torch runs with as many threads as there are cores. Absolute numbers depend on the machine and its load (the
-JSON records both); quote the ratios.
+Torch runs with as many threads as there are cores. Like the ``superionic``/``conductivity`` commands, the script
+relaunches itself with glibc's huge-page malloc (``SUPERIONIC_HUGE_PAGES=0`` to measure without). Absolute
+numbers depend on the machine and its load (the JSON records both); quote the ratios.
 """
 
 from __future__ import annotations
@@ -295,6 +296,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "jax": jax.__version__,
         "jax_device": str(jax.devices()[0]),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),  # huge-page malloc: see superionic/cli/_launch.py
     }
     for package in ("torch", "sevenn", "chgnet", "superionic"):
         try:
@@ -368,4 +370,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from superionic.cli._launch import relaunch_with_huge_pages
+
+    relaunch_with_huge_pages()  # measure what the commands run with (SUPERIONIC_HUGE_PAGES=0: without)
     sys.exit(main())
