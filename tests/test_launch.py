@@ -9,7 +9,11 @@ import sys
 
 import pytest
 
-from superionic.cli._launch import HUGE_PAGES_TUNABLE, huge_pages_environment
+from superionic.cli._launch import (
+    HUGE_PAGES_TUNABLE,
+    huge_pages_environment,
+    transparent_huge_page_mode,
+)
 
 THP_MADVISE = "always [madvise] never\n"
 
@@ -39,7 +43,7 @@ def test_no_relaunch_when_it_cannot_help_or_is_done(environ, libc, thp):
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc tunables are Linux-only")
 def test_a_relaunched_process_has_the_tunable_and_its_arguments():
     env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "SUPERIONIC_HUGE_PAGES")}
-    expected = huge_pages_environment(env, platform.libc_ver(), _thp_mode())
+    expected = huge_pages_environment(env, platform.libc_ver(), transparent_huge_page_mode())
     code = (
         "import os, sys; from superionic.cli._launch import relaunch_with_huge_pages as r; r(); "
         "print(os.environ.get('GLIBC_TUNABLES'), sys.argv[1:])"
@@ -51,11 +55,3 @@ def test_a_relaunched_process_has_the_tunable_and_its_arguments():
         assert out.stdout.split()[0] == "None"
     else:
         assert out.stdout.strip() == f"{HUGE_PAGES_TUNABLE} ['a b', 'c']"
-
-
-def _thp_mode():
-    try:
-        with open("/sys/kernel/mm/transparent_hugepage/enabled") as handle:
-            return handle.read()
-    except OSError:
-        return None

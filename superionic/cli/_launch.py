@@ -38,15 +38,19 @@ def huge_pages_environment(environ: dict[str, str], libc: tuple[str, str], thp_m
     return dict(environ, GLIBC_TUNABLES=":".join(filter(None, [tunables, HUGE_PAGES_TUNABLE])))
 
 
+def transparent_huge_page_mode() -> str | None:
+    """The kernel's THP setting, e.g. ``"always [madvise] never"``; None where there is none to read."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 def relaunch_with_huge_pages() -> None:
     if sys.platform != "linux":
         return
-    try:
-        with open("/sys/kernel/mm/transparent_hugepage/enabled") as handle:
-            thp_mode = handle.read()
-    except OSError:
-        thp_mode = None
-    env = huge_pages_environment(dict(os.environ), platform.libc_ver(), thp_mode)
+    env = huge_pages_environment(dict(os.environ), platform.libc_ver(), transparent_huge_page_mode())
     if env is not None:
         os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
