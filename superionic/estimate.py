@@ -22,7 +22,36 @@ __all__ = ["EstimateError", "estimate_conductivity"]
 
 
 class EstimateError(RuntimeError):
-    """A failure of the workflow that is not bad input (the MD blew up)."""
+    """A failure of the workflow that is not bad input (the MD blew up, the specialist is broken)."""
+
+
+# A student whose error on frames of its own MD exceeds this is not a potential of the material (its MD has
+# left the configurations it learned: forces as large as the forces themselves); running production with it
+# would only spend the MD's hours on numbers the audit must then reject.
+BROKEN_SPECIALIST_meV_per_A = 1000.0
+
+
+def specialist_warnings(card: dict) -> list[str]:
+    """What the specialist's card says the user must know before trusting its MD: a build that stopped before
+    its error on its own frames fell under the threshold. Raises :class:`EstimateError` when that error says
+    the student is broken (its own MD left everything it learned), before any production MD."""
+    rounds = card.get("rounds", [])
+    if not rounds:
+        return []
+    last = rounds[-1]["student_force_mae_on_new_frames_meV_per_A"]
+    threshold = card["settings"]["error_threshold_meV_per_A"]
+    if last > BROKEN_SPECIALIST_meV_per_A:
+        raise EstimateError(
+            f"the specialist is broken: its force error on frames of its own MD was {last:.0f} meV/Å in the "
+            f"last active-learning round ({card['stop_reason']}); use --preset standard (more data and "
+            "training), --student fine-tune, or --engine direct"
+        )
+    if last > threshold:
+        return [
+            f"the specialist stopped ({card['stop_reason']}) with a force error of {last:.0f} meV/Å on frames "
+            f"of its own MD (target {threshold:.0f}): see the audit before trusting its numbers"
+        ]
+    return []
 
 
 def _ordered(structure, potential, settings: EstimateSettings, charges, species: str, log):
@@ -53,7 +82,8 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
     """Run the whole workflow; return (report dict, analysis ``TransportReport``). Writes into settings.out_dir.
 
     Raises:
-      ValueError: bad input or settings (found before any MD); EstimateError: the MD blew up.
+      ValueError: bad input or settings (found before any MD).
+      EstimateError: the MD blew up, or the specialist is broken (found before the production MD).
     """
     from superionic import analysis, md, potentials
 
@@ -119,6 +149,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         )  # fmt: skip
         md_potential = specialist.potential
         timing["specialist_s"] = time.perf_counter() - wall_start - sum(timing.values())
+        warn(*specialist_warnings(specialist.card))
     config = md.MDConfig(
         save_every_fs=settings.save_every_fs, ensemble=ENSEMBLES[settings.ensemble],
         temperatures_K=settings.temperatures_K, replicas=settings.replicas, timestep_fs=settings.timestep_fs,
