@@ -96,6 +96,7 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     frame.rattle(0.05, seed=1)
     assert again.evaluate(frame)[0]["energy"] == pytest.approx(result.potential.evaluate(frame)[0]["energy"])
     assert again.provenance["specialist_card"]["stop_reason"] == card["stop_reason"]
+
     # What conductivity estimate tells the user about the build, from its card: a warning when the student's
     # error on its own frames stayed above the target, an error (before production MD) when it is broken.
     def with_error(meV_per_A):
@@ -104,7 +105,7 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     assert specialist_warnings(with_error(30.0)) == []  # under the 40 meV/Å target
     (warning,) = specialist_warnings(with_error(120.0))
     assert "120 meV/Å" in warning and "target 40" in warning and card["stop_reason"] in warning
-    with pytest.raises(EstimateError, match="specialist is broken: .* 40000 meV/Å"):
+    with pytest.raises(EstimateError, match=r"specialist is broken: .* 40000 meV/Å"):
         specialist_warnings(with_error(4e4))
 
     system = md.prepare_system(li2o, again.cutoff_A, 0.5, supercell=(1, 1, 1), charges_e={"Li": 1, "O": -2})
