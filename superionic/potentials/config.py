@@ -74,6 +74,9 @@ class NequIPConfig:
         readout_hidden: width of the scalar layer between the last features and the atomic energy;
             ``None`` means half the size of the last layer's features (SevenNet's choice).
         activation_scales: multiplier of each activation (see :func:`activation_second_moment_scale`).
+        pair_repulsion: ``None`` or ``"zbl"``: a fixed Ziegler–Biersack–Littmark screened-nuclear repulsion
+            between each pair, switched off smoothly at the sum of their covalent radii (MACE's choice), so it
+            acts only in close contacts and the network learns the rest.
     """
 
     species: tuple[str, ...]
@@ -94,6 +97,7 @@ class NequIPConfig:
     conv_denominator: float = 1.0
     readout_hidden: int | None = None
     activation_scales: Mapping[str, float] = field(default_factory=dict)
+    pair_repulsion: Literal["zbl"] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "species", tuple(self.species))
@@ -125,6 +129,8 @@ class NequIPConfig:
             )
         for name in self._activations_used():
             _numpy_activation(name)
+        if self.pair_repulsion not in (None, "zbl"):
+            raise ValueError(f"pair_repulsion must be None or 'zbl', got {self.pair_repulsion!r}")
         hidden = e3nn.Irreps(self.hidden_irreps)
         if not any(ir.l == 0 and ir.p == 1 for _, ir in hidden):
             raise ValueError(f"hidden_irreps needs even scalars (0e), got {self.hidden_irreps}")

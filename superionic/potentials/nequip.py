@@ -24,6 +24,7 @@ import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from ase.data import atomic_numbers, covalent_radii
 
 from superionic.potentials.config import NequIPConfig
 
@@ -190,6 +191,22 @@ def polynomial_cutoff(r: jax.Array, r_cut: float, p: int) -> jax.Array:
         - p * (p + 1.0) / 2.0 * x ** (p + 2)
     )
     return jnp.where(x < 1.0, env, 0.0)
+
+
+# ZBL universal screening (Ziegler, Biersack & Littmark 1985), as in LAMMPS' pair_style zbl and MACE. Written
+# here because it must be a differentiable JAX function of the model's own edge list; no JAX library has it.
+_ZBL_COEFFICIENTS = (0.18175, 0.50986, 0.28022, 0.02817)
+_ZBL_EXPONENTS = (3.19980, 0.94229, 0.40290, 0.20162)
+_COULOMB_eV_A = 14.399645  # e^2 / (4 pi epsilon_0) in eV Å
+
+
+def zbl_pair_energy(r: jax.Array, z_i: jax.Array, z_j: jax.Array, r_max: jax.Array) -> jax.Array:
+    """ZBL screened-nuclear repulsion of pairs at distance ``r`` (Å) with atomic numbers ``z_i``, ``z_j``, in
+    eV, times NequIP's polynomial envelope (p = 6) that takes it to zero at ``r_max`` (Å)."""
+    screening_length = 0.46850 / (z_i**0.23 + z_j**0.23)
+    x = r / screening_length
+    phi = sum(c * jnp.exp(-e * x) for c, e in zip(_ZBL_COEFFICIENTS, _ZBL_EXPONENTS, strict=True))
+    return _COULOMB_eV_A * z_i * z_j / r * phi * polynomial_cutoff(r, r_max, 6)
 
 
 def _activation(config: NequIPConfig, name: str):
@@ -382,4 +399,18 @@ def atomic_energies(
     scalars = x["0e"][:, :, 0]
     hidden = scalars @ params["readout_hidden"] / math.sqrt(scalars.shape[1])
     energy = (hidden @ params["readout_out"] / math.sqrt(hidden.shape[1]))[:, 0]
-    return energy * params["species_scale_eV"][species] + params["species_shift_eV"][species]
+    energy = energy * params["species_scale_eV"][species] + params["species_shift_eV"][species]
+    if config.pair_repulsion == "zbl":
+        energy = energy + _zbl_atomic_energies(config, species, r, senders, receivers, mask)
+    return energy
+
+
+def _zbl_atomic_energies(config, species, r, senders, receivers, mask) -> jax.Array:
+    """Half of each pair's ZBL energy on each of its two atoms (every pair appears once per direction)."""
+    z = jnp.asarray([atomic_numbers[s] for s in config.species], r.dtype)[species]
+    radii = jnp.asarray([covalent_radii[atomic_numbers[s]] for s in config.species], r.dtype)[species]
+    safe_senders = jnp.where(mask, senders, 0)
+    safe_receivers = jnp.where(mask, receivers, 0)
+    pair = zbl_pair_energy(r, z[safe_receivers], z[safe_senders], radii[safe_receivers] + radii[safe_senders])
+    pair = jnp.where(mask, pair, 0.0)
+    return 0.5 * jax.ops.segment_sum(pair, safe_receivers, num_segments=species.shape[0])
