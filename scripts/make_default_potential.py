@@ -180,7 +180,8 @@ def label(workdir: Path, source: str, target: str, chunk_size: int) -> None:
 # widest model whose training epoch fits ~4.5 min on the 2-core CPU (see the model card for the timing of
 # the alternatives).
 # The shipped default's architecture is the specialists' fresh-student architecture (one definition).
-DEFAULT_MODEL = dict(SPECIALIST_MODEL)
+# The shipped default v2 was trained before fresh students got the ZBL repulsion: without it, as shipped.
+DEFAULT_MODEL = dict(SPECIALIST_MODEL) | {"pair_repulsion": None}
 # Labelled structures with a larger force component are clashes left by ordering/rattling, not MD states.
 MAX_FORCE_EV_PER_A = 25.0
 DEFAULT_TRAINING = {

@@ -86,7 +86,7 @@ class EstimateSettings:
         the MD with it, audit it against the reference on its own frames) or "direct" (the reference runs
         the MD itself: exact, and 50-100x slower on a CPU) [--engine].
       student: "fine-tune" (the shipped default, fine-tuned) or "fresh" (a new model on the material's
-        elements) [--student].
+        elements, with a ZBL close-contact repulsion) [--student].
       audit_frames: production frames per temperature the reference labels for the audit (0: no audit).
       audit_threshold_meV_per_A: force MAE above which the audit warns [--audit-threshold].
       species: the mobile ion; default Li when present [--species].

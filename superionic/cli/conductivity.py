@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("fine-tune", "fresh"),
         default="fine-tune",
         help="the specialist starts from the shipped default potential (fine-tune) or from scratch on the "
-        "material's elements (fresh); default: fine-tune",
+        "material's elements with a ZBL close-contact repulsion (fresh); default: fine-tune",
     )
     est.add_argument(
         "--audit-threshold",

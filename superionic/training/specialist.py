@@ -46,7 +46,10 @@ from superionic.training.config import TrainConfig
 from superionic.training.labelling import PotentialTeacher, attach_labels
 from superionic.training.sampling import rattle, strain
 
-# The fresh student: NequIP with 2 interaction layers (receptive field 9 Å), the default's architecture.
+# The fresh student: NequIP with 2 interaction layers (receptive field 9 Å), the default's architecture, plus a
+# fixed ZBL repulsion in close contacts: without it a fresh student trained at a high learning rate collapsed
+# in its own MD (Li6PS5Cl, quick preset: 42,607 meV/Å on its own frames; with it 404, and the production
+# audit 80-123 meV/Å against 118-160 for the fine-tuned student; docs/benchmarks/specialist_training.md).
 SPECIALIST_MODEL: dict[str, Any] = {
     "num_layers": 2,
     "hidden_irreps": "64x0e+32x1e",
@@ -55,7 +58,14 @@ SPECIALIST_MODEL: dict[str, Any] = {
     "num_radial_basis": 8,
     "cutoff_function": "polynomial",
     "radial_mlp": [32],
+    "pair_repulsion": "zbl",
 }
+
+# Peak learning rate per student unless ``SpecialistSettings.training`` sets one. Measured on Li6PS5Cl
+# (docs/benchmarks/specialist_training.md): a fresh student underfits at 5e-3 (86.6 meV/Å on the validation
+# set after 120 epochs) and reaches 48.4 at 5e-2; a fine-tuned one breaks in its own MD at 5e-2 (it loses the
+# default's short-range repulsion), so it keeps 5e-3.
+STUDENT_LEARNING_RATE = {"fresh": 5e-2, "fine-tune": 5e-3}
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ class SpecialistSettings:
         spread and the teacher-measured force MAE on the round's frames are both below these.
       time_budget_s: stop starting new rounds after this much wall time (the card says so).
       validation_fraction: share of each batch of labels kept for validation.
+      training: :class:`TrainConfig` fields of every training; without ``learning_rate`` the student's own
+        (:data:`STUDENT_LEARNING_RATE`).
     """
 
     temperatures_K: tuple[float, ...] = (1000.0,)
@@ -109,7 +121,6 @@ class SpecialistSettings:
     training: dict[str, Any] = field(
         default_factory=lambda: {
             "batch_size": 4,
-            "learning_rate": 5e-3,
             "loss": "huber",
             "huber_delta": 0.01,
             "energy_weight": 1.0,
@@ -269,13 +280,9 @@ def _split(structures: list[ase.Atoms], fraction: float, rng: np.random.Generato
     return [structures[i] for i in order[n_val:]], [structures[i] for i in order[:n_val]]
 
 
-def _train_config(
-    settings: SpecialistSettings, seed: int, epochs: int, learning_rate: float | None = None
-) -> TrainConfig:
-    values = dict(settings.training) | {"seed": seed, "epochs": epochs}
-    if learning_rate is not None:
-        values["learning_rate"] = learning_rate
-    return TrainConfig(**values)
+def _train_config(settings: SpecialistSettings, seed: int, epochs: int) -> TrainConfig:
+    values = {"learning_rate": STUDENT_LEARNING_RATE[settings.student]} | dict(settings.training)
+    return TrainConfig(**values | {"seed": seed, "epochs": epochs})
 
 
 def _member_data(train_set: list[ase.Atoms], k: int, rng: np.random.Generator) -> list[ase.Atoms]:
