@@ -41,10 +41,11 @@ def specialist_warnings(card: dict) -> list[str]:
     last = rounds[-1]["student_force_mae_on_new_frames_meV_per_A"]
     threshold = card["settings"]["error_threshold_meV_per_A"]
     if last > BROKEN_SPECIALIST_meV_per_A:
+        other_student = "fresh" if card["student"] == "fine-tune" else "fine-tune"
         raise EstimateError(
             f"the specialist is broken: its force error on frames of its own MD was {last:.0f} meV/Å in the "
             f"last active-learning round ({card['stop_reason']}); use --preset standard (more data and "
-            "training), --student fine-tune, or --engine direct"
+            f"training), --student {other_student}, or --engine direct"
         )
     if last > threshold:
         return [
