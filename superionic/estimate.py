@@ -50,7 +50,9 @@ def specialist_warnings(card: dict) -> list[str]:
     if last > threshold:
         return [
             f"the specialist stopped ({card['stop_reason']}) with a force error of {last:.0f} meV/Å on frames "
-            f"of its own MD (target {threshold:.0f}): see the audit before trusting its numbers"
+            f"of its own MD in the last round (target {threshold:.0f}"
+            + (", measured before the final fit" if card["settings"].get("epochs_final", 0) > 0 else "")
+            + "): see the audit before trusting its numbers"
         ]
     return []
 

@@ -49,6 +49,7 @@ SPECIALIST_PRESETS: dict[str, dict[str, Any]] = {
         "initial_structures": 48,
         "epochs_initial": 30,
         "epochs_per_round": 10,
+        "epochs_final": 40,
         "max_rounds": 3,
         "md_ps_per_round": 1.0,
         "frames_per_round": 24,
@@ -57,8 +58,10 @@ SPECIALIST_PRESETS: dict[str, dict[str, Any]] = {
     "standard": {
         "initial_structures": 96,
         "epochs_initial": 60,
-        "epochs_per_round": 20,
-        "max_rounds": 6,
+        # The rounds only choose the next frames (10 epochs each); the final fit makes the specialist.
+        "epochs_per_round": 10,
+        "epochs_final": 80,
+        "max_rounds": 4,
         "md_ps_per_round": 2.0,
         "frames_per_round": 32,
         "time_budget_s": 1500.0,

@@ -46,15 +46,18 @@ from superionic.training.config import TrainConfig
 from superionic.training.labelling import PotentialTeacher, attach_labels
 from superionic.training.sampling import rattle, strain
 
-# The fresh student: NequIP with 2 interaction layers (receptive field 9 Å), the default's architecture, plus a
-# fixed ZBL repulsion in close contacts: without it a fresh student trained at a high learning rate collapsed
-# in its own MD (Li6PS5Cl, quick preset: 42,607 meV/Å on its own frames; with it 404, and the production
-# audit 80-123 meV/Å against 118-160 for the fine-tuned student; docs/benchmarks/specialist_training.md).
+# The fresh student: NequIP with 2 interaction layers, l = 2 hidden features and a 5 Å cutoff (receptive field
+# 10 Å), plus a fixed ZBL repulsion in close contacts: without it a fresh student trained at a high learning
+# rate collapsed in its own MD (Li6PS5Cl, quick preset: 42,607 meV/Å on its own frames; with it 404).
+# The l = 2 features and the cutoff were chosen on fixed Li6PS5Cl data, scored on 24 teacher-labelled frames of
+# a student's production MD (120 epochs; 900 / 1100 / 1300 K, meV/Å): the default's shape (64x0e+32x1e,
+# 4.5 Å) 60 / 67 / 96; wider (96x0e+48x1e) 62 / 70 / 100; + 16x2e 50 / 57 / 79; + 32x2e 49 / 57 / 77;
+# + 16x2e at 5 Å 45 / 52 / 72 (docs/benchmarks/specialist_training.md).
 SPECIALIST_MODEL: dict[str, Any] = {
     "num_layers": 2,
-    "hidden_irreps": "64x0e+32x1e",
+    "hidden_irreps": "64x0e+32x1e+16x2e",
     "sh_lmax": 2,
-    "cutoff_A": 4.5,
+    "cutoff_A": 5.0,
     "num_radial_basis": 8,
     "cutoff_function": "polynomial",
     "radial_mlp": [32],
@@ -66,6 +69,8 @@ SPECIALIST_MODEL: dict[str, Any] = {
 # set after 120 epochs) and reaches 48.4 at 5e-2; a fine-tuned one breaks in its own MD at 5e-2 (it loses the
 # default's short-range repulsion), so it keeps 5e-3.
 STUDENT_LEARNING_RATE = {"fresh": 5e-2, "fine-tune": 5e-3}
+# Seeds of the final fit's data order, apart from the rounds' (seed + 100 x round + member).
+FINAL_FIT_SEED_OFFSET = 99_999
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,9 @@ class SpecialistSettings:
       model: architecture of a fresh student (see :data:`SPECIALIST_MODEL`).
       committee_size: members trained with different seeds; their force spread picks new frames.
       epochs_initial / epochs_per_round: training epochs on the first data and after each round.
+      epochs_final: after the last round, the specialist (member 0) is trained this many more epochs on all
+        the data, with a full learning-rate schedule (0: none). The rounds' short trainings only have to find
+        the next frames; the production MD runs with this final fit.
       max_rounds: active-learning rounds at most.
       md_ps_per_round: student MD per round (ps), on the labelling cell(s).
       teacher_md_ps / teacher_md_frames: a short MD of the teacher itself at 1.1 x the highest temperature
@@ -108,6 +116,7 @@ class SpecialistSettings:
     committee_size: int = 3
     epochs_initial: int = 60
     epochs_per_round: int = 20
+    epochs_final: int = 0
     max_rounds: int = 4
     md_ps_per_round: float = 2.0
     teacher_md_ps: float = 0.6
@@ -479,14 +488,14 @@ def build_specialist(
             f"on its own frames {record['student_force_mae_on_new_frames_meV_per_A']:.0f} meV/Å"
         )
         rounds.append(record)
+        new_train, new_val = _split(new, settings.validation_fraction, rng)
+        train_set, val_set = train_set + new_train, val_set + new_val  # for the final fit also when converged
         if (
             record["mean_disagreement_meV_per_A"] < settings.disagreement_threshold_meV_per_A
             and record["student_force_mae_on_new_frames_meV_per_A"] < settings.error_threshold_meV_per_A
         ):
             stop_reason = "converged: disagreement and teacher-measured error under their thresholds"
             break
-        new_train, new_val = _split(new, settings.validation_fraction, rng)
-        train_set, val_set = train_set + new_train, val_set + new_val
         t0 = time.perf_counter()
         members = [
             train(
@@ -505,6 +514,18 @@ def build_specialist(
 
     from superionic.training.trainer import evaluate
 
+    if settings.epochs_final > 0:
+        t0 = time.perf_counter()
+        say(f"final fit of the specialist: {settings.epochs_final} epochs on {len(train_set)} configurations")
+        members[0] = train(
+            members[0],
+            train_set,
+            val_set,
+            _train_config(settings, settings.seed + FINAL_FIT_SEED_OFFSET, settings.epochs_final),
+            workdir / "final_member0",
+            progress=False,
+        ).best
+        timings["training_s"] += time.perf_counter() - t0
     validation = evaluate(members[0], val_set)
     # The teacher's labels are the costly part: keep them, so a specialist can be retrained or extended
     # (training.read_labelled reads these files) without labelling again.

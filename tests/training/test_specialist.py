@@ -67,6 +67,7 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
         committee_size=2,
         epochs_initial=12,
         epochs_per_round=4,
+        epochs_final=3,
         max_rounds=1,
         md_ps_per_round=0.1,
         teacher_md_ps=0.1,
@@ -96,6 +97,10 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     frame.rattle(0.05, seed=1)
     assert again.evaluate(frame)[0]["energy"] == pytest.approx(result.potential.evaluate(frame)[0]["energy"])
     assert again.provenance["specialist_card"]["stop_reason"] == card["stop_reason"]
+    # The production MD runs with the final fit (3 more epochs of member 0 on all the data), not the round's.
+    final = tmp_path / "spec" / "final_member0"
+    assert len(open(final / "history.jsonl").readlines()) == 3
+    assert again.evaluate(frame)[0]["energy"] == pytest.approx(load(final / "best.npz").evaluate(frame)[0]["energy"])
 
     # What conductivity estimate tells the user about the build, from its card: a warning when the student's
     # error on its own frames stayed above the target, an error (before production MD) when it is broken.
