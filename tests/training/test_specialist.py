@@ -100,7 +100,9 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     # The production MD runs with the final fit (3 more epochs of member 0 on all the data), not the round's.
     final = tmp_path / "spec" / "final_member0"
     assert len(open(final / "history.jsonl").readlines()) == 3
-    assert again.evaluate(frame)[0]["energy"] == pytest.approx(load(final / "best.npz").evaluate(frame)[0]["energy"])
+    assert again.evaluate(frame)[0]["energy"] == pytest.approx(
+        load(final / "best.npz").evaluate(frame)[0]["energy"]
+    )
 
     # What conductivity estimate tells the user about the build, from its card: a warning when the student's
     # error on its own frames stayed above the target, an error (before production MD) when it is broken.
