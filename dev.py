@@ -46,8 +46,8 @@ def ensure_environment() -> None:
 
 def demo() -> int:
     """`conductivity estimate` on a bundled example (Li3N, quick preset), the default engine: SevenNet-0
-    (imported from the sevenn wheel on first use) labels small cells of Li3N, a specialist fine-tuned from the
-    shipped default runs the MD, and SevenNet-0 audits it on its own production frames (the report says
+    (imported from the sevenn wheel on first use) labels small cells of Li3N, a fresh specialist trained on
+    those labels runs the MD, and SevenNet-0 audits it on its own production frames (the report says
     whether the audit passed).
     """
     ensure_environment()

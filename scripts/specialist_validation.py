@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--only", nargs="+", help="material names of docs/reference/teacher_md.json")
     parser.add_argument("--preset", default="standard", choices=("quick", "standard"))
-    parser.add_argument("--student", default="fine-tune", choices=("fine-tune", "fresh"))
+    parser.add_argument("--student", default="fresh", choices=("fresh", "fine-tune"))
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from superionic.potentials import load

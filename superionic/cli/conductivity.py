@@ -44,9 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument(
         "--student",
         choices=("fine-tune", "fresh"),
-        default="fine-tune",
-        help="the specialist starts from the shipped default potential (fine-tune) or from scratch on the "
-        "material's elements with a ZBL close-contact repulsion (fresh); default: fine-tune",
+        default="fresh",
+        help="the specialist starts from scratch on the material's elements (fresh: l=2 features, 5 A cutoff, "
+        "ZBL close-contact repulsion) or from the shipped default potential (fine-tune: faster to train, "
+        "less accurate); default: fresh",
     )
     est.add_argument(
         "--audit-threshold",
