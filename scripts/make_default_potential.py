@@ -27,8 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from superionic.training.specialist import SPECIALIST_MODEL
-
 REPO = Path(__file__).resolve().parents[1]
 OBELIX = REPO.parent / "shared" / "data" / "obelix" / "cifs"
 SEED = 20250701
@@ -179,9 +177,18 @@ def label(workdir: Path, source: str, target: str, chunk_size: int) -> None:
 # 4.5 Å. v0/v1 had 32x0e+16x1e with l <= 1: 1.2x faster (96-atom Li2S) but 12 % worse on validation forces; this was the
 # widest model whose training epoch fits ~4.5 min on the 2-core CPU (see the model card for the timing of
 # the alternatives).
-# The shipped default's architecture is the specialists' fresh-student architecture (one definition).
-# The shipped default v2 was trained before fresh students got the ZBL repulsion: without it, as shipped.
-DEFAULT_MODEL = dict(SPECIALIST_MODEL) | {"pair_repulsion": None}
+# Written out, not derived from the specialists' SPECIALIST_MODEL: that one has since grown l = 2 hidden
+# features, a 5 Å cutoff and ZBL, and rebuilding the default must give the shipped v2's shape.
+DEFAULT_MODEL = {
+    "num_layers": 2,
+    "hidden_irreps": "64x0e+32x1e",
+    "sh_lmax": 2,
+    "cutoff_A": 4.5,
+    "num_radial_basis": 8,
+    "cutoff_function": "polynomial",
+    "radial_mlp": [32],
+    "pair_repulsion": None,
+}
 # Labelled structures with a larger force component are clashes left by ordering/rattling, not MD states.
 MAX_FORCE_EV_PER_A = 25.0
 DEFAULT_TRAINING = {
