@@ -12,7 +12,7 @@ same equilibration ramp, production time, time step, save interval and seed), an
 - the audit: SevenNet-0 labels 12 of the specialist's production frames (force MAE/RMSE, energy MAE).
 
 Results go to ``docs/reference/specialist_vs_teacher.json`` (numbers only). Each material's work folder is
-``runs/specialist_validation/NAME``; a finished material is skipped on a rerun.
+``runs/specialist_validation/NAME-PRESET-STUDENT``; a finished material is skipped on a rerun.
 
     python scripts/specialist_validation.py                      # every material with a teacher result
     python scripts/specialist_validation.py --only Li3N-vac --student fresh
@@ -49,7 +49,9 @@ def run_material(name: str, teacher_row: dict, teacher, preset: str, student: st
     from superionic.training.audit import audit
     from superionic.training.specialist import SpecialistSettings, build_specialist
 
-    work = WORK / name
+    # One folder per (material, preset, student): the MD restarts from what it finds there, so two students
+    # must never share one.
+    work = WORK / f"{name}-{preset}-{student}"
     work.mkdir(parents=True, exist_ok=True)
     cell = ase.io.read(REPO / teacher_row["cell"])
     temperature = teacher_row["temperature_K"]

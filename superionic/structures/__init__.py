@@ -40,7 +40,7 @@ from superionic.structures.io import (
 from superionic.structures.ordering import Ordering, OrderingError, order_structure
 from superionic.structures.relax import Relaxation, relax
 from superionic.structures.supercell import SupercellError, choose_supercell, require_width
-from superionic.structures.symmetry import symmetrize
+from superionic.structures.symmetry import primitive_cell, symmetrize
 
 __all__ = [
     "MIN_DISTANCE_A",
@@ -63,6 +63,7 @@ __all__ = [
     "order_structure",
     "parse_charges",
     "perpendicular_widths",
+    "primitive_cell",
     "read_structure",
     "relax",
     "require_width",

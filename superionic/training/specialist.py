@@ -227,6 +227,37 @@ def sample_material(
 # ---------------------------------------------------------------------------------------------- cells
 
 
+def _smallest_supercell(
+    structure, mobile_species: str, *, min_width_A: float, target_atoms: int, max_atoms: int
+):
+    """(cell, repetition) with the fewest atoms over the given cell and its primitive cell: OBELiX's hexagonal
+    NASICON cell has 108 atoms and its rhombohedral primitive 36, while an fcc argyrodite's 52-atom cubic cell
+    is wide enough alone and its 13-atom primitive needs 8 copies."""
+    from superionic import structures
+
+    options = []
+    for cell in {id(c): c for c in (structure, structures.primitive_cell(structure))}.values():
+        mobile = cell.composition.element_composition[mobile_species] if not cell.is_ordered else None
+        for limit in (max_atoms, None):  # None: no cell under max_atoms is wide enough; take the narrowest
+            try:
+                reps = structures.choose_supercell(
+                    cell.lattice.matrix,
+                    cell.composition.num_atoms,
+                    min_width_A=min_width_A,
+                    target_atoms=target_atoms if limit else 0,
+                    max_atoms=limit,
+                    mobile_per_cell=mobile,
+                )
+            except structures.SupercellError:
+                continue
+            options.append((limit is None, cell.composition.num_atoms * math.prod(reps), cell, reps))
+            break
+    if not options:
+        raise structures.SupercellError(f"no labelling cell of {structure.composition.reduced_formula} found")
+    _, _, cell, reps = min(options, key=lambda o: o[:2])
+    return cell, reps
+
+
 def labelling_cells(
     structure,
     charges_e: dict[str, float],
@@ -240,8 +271,10 @@ def labelling_cells(
     seed: int = 0,
 ) -> tuple[list[ase.Atoms], list[ase.Atoms]]:
     """Small cells of the material to label and to run active-learning MD on, relaxed by the teacher: the
-    smallest supercell at least ``min_width_A`` wide with ``target_atoms`` atoms that holds whole mobile ions
-    (``count`` different orderings of a disordered structure; the crystal itself when ordered).
+    smallest supercell (of the given cell or of its primitive cell) at least ``min_width_A`` wide with
+    ``target_atoms`` atoms that holds whole mobile ions (``count`` different orderings of a disordered
+    structure; the crystal itself when ordered); larger than ``max_atoms`` only when no smaller cell is wide
+    enough.
 
     Returns (cells, the teacher-labelled frames of their relaxations, free training data near the minimum).
     """
@@ -250,15 +283,8 @@ def labelling_cells(
     from superionic import structures
     from superionic.training.batched_relax import relax_structures
 
-    composition = structure.composition
-    mobile = composition.element_composition[mobile_species] if not structure.is_ordered else None
-    reps = structures.choose_supercell(
-        structure.lattice.matrix,
-        composition.num_atoms,
-        min_width_A=min_width_A,
-        target_atoms=target_atoms,
-        max_atoms=max_atoms,
-        mobile_per_cell=mobile,
+    structure, reps = _smallest_supercell(
+        structure, mobile_species, min_width_A=min_width_A, target_atoms=target_atoms, max_atoms=max_atoms
     )
     if structure.is_ordered:
         cells = [AseAtomsAdaptor.get_atoms(structure * reps)]

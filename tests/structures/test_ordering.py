@@ -131,3 +131,15 @@ def test_every_disordered_obelix_cif_is_ordered_without_losing_the_material():
     # (e.g. interstitial Hf that clashes with its full neighbours, Li/Ti mixed sites that must all be filled).
     assert neutral_orderings >= 0.9 * neutral_inputs
     assert np.mean(np.array(factors) == max(structures.ordering.DISTANCE_FACTORS)) > 0.8
+
+
+def test_primitive_cell_of_a_disordered_nasicon_keeps_its_occupancies():
+    # OBELiX's LiTi2(PO4)3 (R-3c, hexagonal setting, Li over split sites): pymatgen's get_primitive_structure
+    # keeps all 144 sites; the rhombohedral primitive cell has a third of them, the same composition per volume.
+    hexagonal = structures.read_structure(OBELIX / "019.cif")
+    primitive = structures.primitive_cell(hexagonal)
+    assert (len(hexagonal), len(primitive)) == (144, 48)
+    assert primitive.volume == pytest.approx(hexagonal.volume / 3, rel=1e-6)
+    assert primitive.composition * 3 == hexagonal.composition  # partial Li occupancies included
+    assert not primitive.is_ordered
+    assert structures.primitive_cell(primitive) is primitive  # already primitive: returned as it is

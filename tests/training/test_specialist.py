@@ -4,17 +4,28 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 from ase.build import bulk
+from pymatgen.core import Structure
 
 from superionic import md
 from superionic.estimate import EstimateError, specialist_warnings
 from superionic.potentials import load
 from superionic.training.audit import audit
 from superionic.training.labelling import read_labelled
-from superionic.training.specialist import SpecialistSettings, build_specialist, hop, sample_material
+from superionic.training.specialist import (
+    SpecialistSettings,
+    _smallest_supercell,
+    build_specialist,
+    hop,
+    sample_material,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES, SHARED = REPO / "examples", REPO.parent / "shared"
 
 pytestmark = pytest.mark.teacher
 
@@ -145,3 +156,16 @@ def test_audit_warns_when_a_bad_student_misses(li2o, teacher, tmp_path):
     )
     assert not report.passed
     assert report.warnings and "off by" in report.warnings[0] and "600 K" in report.warnings[0]
+
+
+def test_labelling_cells_take_the_primitive_cell_only_when_it_is_smaller():
+    def atoms(path):
+        cell, reps = _smallest_supercell(
+            Structure.from_file(path), "Li", min_width_A=6.0, target_atoms=24, max_atoms=96
+        )
+        return round(cell.composition.num_atoms * np.prod(reps))
+
+    assert atoms(SHARED / "data/obelix/cifs/019.cif") == 36  # NASICON: one rhombohedral cell, not 108 atoms
+    assert atoms(EXAMPLES / "garnet_LLTSO_disordered.cif") == 90  # garnet: the bcc primitive, not 180 atoms
+    # Argyrodite: the 52-atom cubic cell is 9.8 Å wide; its 13-atom fcc primitive (5.7 Å) would need 8 copies.
+    assert atoms(SHARED / "data/obelix/cifs/122.cif") == 52
