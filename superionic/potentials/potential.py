@@ -30,6 +30,11 @@ from superionic.potentials.nequip import Params, atomic_energies
 # trusted (issue 7): force MAE in meV/Å, read from the checkpoint's provenance.
 FORCE_MAE_TARGET_meV_per_A = 30.0
 
+# NequIPConfig fields added after weights were first recorded, with the value that reproduces the older model.
+# At that value they stay out of the fingerprint: adding pair_repulsion changed every hash (SevenNet-0's
+# f1df9327... became 818e06d8... with the same weights) and made old and new reports name different teachers.
+CONFIG_FIELDS_ADDED_LATER: dict[str, Any] = {"pair_repulsion": None}
+
 
 class UnknownElementError(ValueError):
     """The structure contains an element the potential was not trained on."""
@@ -212,7 +217,11 @@ class Potential:
     def fingerprint(self) -> str:
         """SHA-256 of the configuration and parameters (float32 bytes), identifying the weights."""
         # sort_keys: the config holds dicts whose order may differ between processes (the hash must not)
-        digest = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        config = self.config.to_dict()
+        for name, default in CONFIG_FIELDS_ADDED_LATER.items():
+            if config.get(name) == default:  # the same weights keep the hash they were recorded with
+                del config[name]
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
         for leaf in jax.tree_util.tree_leaves(self.params):
             digest.update(np.asarray(leaf, np.float32).tobytes())
         return digest.hexdigest()

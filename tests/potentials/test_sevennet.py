@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -161,3 +163,19 @@ def test_imported_model_runs_without_torch(sevennet_path, examples_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     energy_per_atom = float(result.stdout.strip().splitlines()[-1]) / 4
     assert -6.0 < energy_per_atom < -3.0  # Li3N with SevenNet-0: about -4.4 eV/atom
+
+
+def test_fingerprint_names_the_weights_the_reference_runs_recorded(sevennet_path):
+    # docs/reference/teacher_md.json recorded SevenNet-0's hash before NequIPConfig gained pair_repulsion; the
+    # same weights must still hash the same, or reports name a different teacher than the reference runs.
+    import json
+    from pathlib import Path
+
+    recorded = json.loads((Path(__file__).parents[2] / "docs/reference/teacher_md.json").read_text())
+    hashes = {row["teacher"]["sha256"] for row in recorded.values()}
+    potential = load(sevennet_path)
+    assert hashes == {potential.fingerprint()}
+    with_zbl = dataclasses.replace(
+        potential, config=dataclasses.replace(potential.config, pair_repulsion="zbl")
+    )
+    assert with_zbl.fingerprint() != potential.fingerprint()  # a set field still counts
