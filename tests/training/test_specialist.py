@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
 from pymatgen.core import Structure
 
 from superionic import md
@@ -17,11 +18,13 @@ from superionic.potentials import load
 from superionic.training.audit import audit
 from superionic.training.labelling import read_labelled
 from superionic.training.specialist import (
+    HOP_MIN_DISTANCE_FRACTION,
     SpecialistSettings,
     _smallest_supercell,
     build_specialist,
     hop,
     sample_material,
+    within_force_cap,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +68,29 @@ def test_sampling_covers_rattles_strains_hops_and_contacts(li2o):
     assert np.count_nonzero(displacement > 1e-9) == 1 and displacement[li].max() > 0.4  # one Li, moved far
 
 
+def test_hops_do_not_land_on_atoms_and_the_force_cap_drops_outliers(li2o):
+    # A random 0.5-1.5 Å step in a dense oxide often lands on an anion; hop() draws again until the moved ion
+    # keeps >= 80 % of its nearest-neighbour distance (Li-O 2.0 Å here).
+    rng = np.random.default_rng(1)
+    nearest = []
+    for _ in range(200):
+        moved = hop(li2o, "Li", rng)
+        i = int(np.argmax(np.linalg.norm(moved.positions - li2o.positions, axis=1)))
+        nearest.append(moved.get_distances(i, [j for j in range(len(moved)) if j != i], mic=True).min())
+    before = li2o.get_distances(0, list(range(1, len(li2o))), mic=True).min()
+    assert min(nearest) >= HOP_MIN_DISTANCE_FRACTION * before - 1e-9
+
+    def labelled(max_force):
+        atoms = li2o.copy()
+        forces = np.zeros((len(atoms), 3))
+        forces[0, 2] = max_force
+        atoms.calc = SinglePointCalculator(atoms, energy=0.0, forces=forces)
+        return atoms
+
+    kept = within_force_cap([labelled(5.0), labelled(-400.0), labelled(29.9)], 30.0)
+    assert [float(np.abs(a.get_forces()).max()) for a in kept] == [5.0, 29.9]
+
+
 def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     # The builder does not care which potential teaches: the shipped `default` is a real teacher that compiles
     # in a fraction of SevenNet-0's time (teacher MD, labelling and the audit each compile one program), which
@@ -93,12 +119,14 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
         [float(line.split('"val_forces_mae_meV_per_A": ')[1].split(",")[0]) for line in open(p)]
         for p in sorted((tmp_path / "spec").glob("round0_member*/history.jsonl"))
     ]
-    assert all(h[-1] < 0.7 * h[0] for h in history)  # the students learned
+    # The students learned: the specialist (member 0, all epochs) more than halved its validation error after
+    # the first epoch; the bootstrap member trains half the epochs.
+    assert history[0][-1] < 0.5 * history[0][0] and all(h[-1] < 0.8 * h[0] for h in history)
     (round_,) = card["rounds"]
     assert round_["md_frames"] >= 1 and round_["frames_labelled"] == min(6, round_["md_frames"])
     total = card["data"]["training_structures"] + card["data"]["validation_structures"]
     assert card["data"]["sampled_structures"] == 24 and card["data"]["teacher_md_frames"] == 4
-    assert total == 24 + 4 + round_["frames_labelled"]
+    assert total == 24 + 4 - card["data"]["dropped_over_max_force"] + round_["frames_labelled"]
     kept = read_labelled([tmp_path / "spec" / name for name in card["data"]["files"]])
     assert len(kept) == total and all(np.abs(a.get_forces()).max() > 0 for a in kept)  # labels kept on disk
     assert card["teacher"]["sha256"] == teacher.fingerprint()
