@@ -37,7 +37,13 @@ def specialist_warnings(card: dict) -> list[str]:
     the student is broken (its own MD left everything it learned), before any production MD."""
     rounds = card.get("rounds", [])
     if not rounds:
-        return []
+        if card["settings"].get("max_rounds", 0) == 0:
+            return []
+        # Stopped (e.g. by its time budget on a loaded CPU) before any round: never checked on its own MD.
+        return [
+            f"the specialist ran no active-learning round ({card['stop_reason']}): it was never checked on "
+            "frames of its own MD; see the audit before trusting its numbers"
+        ]
     last = rounds[-1]["student_force_mae_on_new_frames_meV_per_A"]
     threshold = card["settings"]["error_threshold_meV_per_A"]
     if last > BROKEN_SPECIALIST_meV_per_A:

@@ -197,3 +197,15 @@ def test_labelling_cells_take_the_primitive_cell_only_when_it_is_smaller():
     assert atoms(EXAMPLES / "garnet_LLTSO_disordered.cif") == 90  # garnet: the bcc primitive, not 180 atoms
     # Argyrodite: the 52-atom cubic cell is 9.8 Å wide; its 13-atom fcc primitive (5.7 Å) would need 8 copies.
     assert atoms(SHARED / "data/obelix/cifs/122.cif") == 52
+
+
+def test_a_specialist_without_rounds_is_flagged():
+    # OBELiX NASICON on a shared CPU: the 1500 s budget was spent before round 1, and the report said nothing.
+    card = {"rounds": [], "stop_reason": "time budget 1500 s spent", "student": "fresh"}
+    (warning,) = specialist_warnings(
+        card | {"settings": {"max_rounds": 4, "error_threshold_meV_per_A": 40.0}}
+    )
+    assert "no active-learning round" in warning and "time budget 1500 s spent" in warning
+    assert (
+        specialist_warnings(card | {"settings": {"max_rounds": 0, "error_threshold_meV_per_A": 40.0}}) == []
+    )
