@@ -97,11 +97,24 @@ def frames_from_trajectory(trajectory, count: int, skip_first: bool = True) -> l
     return out
 
 
+# Atoms evaluated together: one batch of SevenNet-0 needs ~5 MB per atom (12 audit frames of a 432-atom NASICON
+# cell asked for 27 GB at once and ran out of memory after the production MD).
+AUDIT_BATCH_ATOMS = 1024
+
+
+def _in_batches(evaluate, frames: Sequence[ase.Atoms]) -> list:
+    """``evaluate`` over ``frames`` in batches of at most :data:`AUDIT_BATCH_ATOMS` atoms (one frame at least);
+    equal batches of equal-size frames share one compiled program."""
+    frames = list(frames)
+    per_batch = max(1, AUDIT_BATCH_ATOMS // max(len(f) for f in frames))
+    return [r for i in range(0, len(frames), per_batch) for r in evaluate(frames[i : i + per_batch])]
+
+
 def compare(potential: Potential, teacher, frames: Sequence[ase.Atoms]) -> dict[str, float]:
     """Force and energy errors of ``potential`` against ``teacher`` (a Potential or any object with
     ``evaluate``/``label``) on ``frames``: MAE/RMSE/max in meV/Å and meV/atom."""
-    ours = potential.evaluate(list(frames))
-    theirs = teacher.evaluate(list(frames)) if hasattr(teacher, "evaluate") else teacher.label(list(frames))
+    ours = _in_batches(potential.evaluate, frames)
+    theirs = _in_batches(teacher.evaluate if hasattr(teacher, "evaluate") else teacher.label, frames)
     df = np.concatenate([(a["forces"] - b["forces"]).ravel() for a, b in zip(ours, theirs, strict=True)])
     ft = np.concatenate([np.asarray(b["forces"]).ravel() for b in theirs])
     de = np.array(

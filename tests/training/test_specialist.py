@@ -209,3 +209,27 @@ def test_a_specialist_without_rounds_is_flagged():
     assert (
         specialist_warnings(card | {"settings": {"max_rounds": 0, "error_threshold_meV_per_A": 40.0}}) == []
     )
+
+
+def test_audit_evaluates_large_frames_in_batches(li2o, monkeypatch):
+    # 12 audit frames of a 432-atom cell in one SevenNet-0 batch asked for 27 GB; the audit now evaluates
+    # at most AUDIT_BATCH_ATOMS atoms at a time, with the same results in the same order.
+    from superionic.training import audit as audit_module
+
+    potential = load("default")
+    frames = []
+    for seed in range(5):
+        frame = li2o.copy()
+        frame.rattle(0.05, seed=seed)
+        frames.append(frame)
+    sizes = []
+
+    def evaluate(batch):
+        sizes.append(sum(len(a) for a in batch))
+        return potential.evaluate(batch)
+
+    monkeypatch.setattr(audit_module, "AUDIT_BATCH_ATOMS", 24)
+    batched = audit_module._in_batches(evaluate, frames)
+    assert sizes == [24, 24, 12]
+    for one, whole in zip(batched, potential.evaluate(frames), strict=True):
+        np.testing.assert_allclose(one["forces"], whole["forces"], atol=1e-5)
