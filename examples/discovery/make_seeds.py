@@ -41,7 +41,7 @@ def idealised(metal: str) -> Structure:
 
 def main() -> None:
     from superionic.potentials import load
-    from superionic.structures.batched_relax import relax_structures
+    from superionic.training.batched_relax import relax_structures
 
     potential = load("sevennet-0")
     starts = [idealised(m).get_primitive_structure() for m in LATTICES]
