@@ -43,6 +43,7 @@ from superionic.potentials.potential import Potential
 from superionic.training.audit import compare
 from superionic.training.committee import Committee
 from superionic.training.config import TrainConfig
+from superionic.training.dataset import drop_force_outliers
 from superionic.training.labelling import PotentialTeacher, attach_labels
 from superionic.training.sampling import rattle, strain
 
@@ -185,7 +186,11 @@ def hop(atoms: ase.Atoms, mobile: str, rng: np.random.Generator, attempts: int =
         return atoms.copy()
     i = int(rng.choice(ions))
     everyone_else = [j for j in range(len(atoms)) if j != i]
-    nearest_before = atoms.get_distances(i, everyone_else, mic=True).min() if everyone_else else np.inf
+
+    def nearest(a: ase.Atoms) -> float:
+        return float(a.get_distances(i, everyone_else, mic=True).min()) if everyone_else else np.inf
+
+    nearest_before = nearest(atoms)
     others = [j for j in ions if j != i]
     best, best_nearest = atoms.copy(), -np.inf
     for _ in range(attempts):
@@ -199,11 +204,11 @@ def hop(atoms: ase.Atoms, mobile: str, rng: np.random.Generator, attempts: int =
         else:
             direction = rng.normal(size=3)
             out.positions[i] += rng.uniform(0.5, 1.5) * direction / np.linalg.norm(direction)
-        nearest = out.get_distances(i, everyone_else, mic=True).min() if everyone_else else np.inf
-        if nearest >= HOP_MIN_DISTANCE_FRACTION * nearest_before:
+        distance = nearest(out)
+        if distance >= HOP_MIN_DISTANCE_FRACTION * nearest_before:
             return out
-        if nearest > best_nearest:
-            best, best_nearest = out, nearest
+        if distance > best_nearest:
+            best, best_nearest = out, distance
     return best
 
 
@@ -219,11 +224,6 @@ def compress_contact(
     k = int(np.argmin(np.linalg.norm(vectors, axis=1)))
     out.positions[i] += (1.0 - rng.uniform(*scale)) * vectors[k]
     return out
-
-
-def within_force_cap(labelled: Sequence[ase.Atoms], max_force_eV_per_A: float) -> list[ase.Atoms]:
-    """The labelled configurations whose largest force component is at most ``max_force_eV_per_A``."""
-    return [a for a in labelled if np.abs(a.get_forces()).max() <= max_force_eV_per_A]
 
 
 def sample_material(
@@ -477,7 +477,7 @@ def build_specialist(
         for a, lab in zip(samples, PotentialTeacher(teacher).label(samples), strict=True)
     ]
     timings["labelling_s"] += time.perf_counter() - t0
-    kept = within_force_cap(sampled, settings.max_sample_force_eV_per_A)
+    kept = drop_force_outliers(sampled, settings.max_sample_force_eV_per_A)
     if len(kept) < len(sampled):
         say(
             f"dropped {len(sampled) - len(kept)} of {len(sampled)} sampled configurations with forces over "

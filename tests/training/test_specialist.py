@@ -16,6 +16,7 @@ from superionic import md
 from superionic.estimate import EstimateError, specialist_warnings
 from superionic.potentials import load
 from superionic.training.audit import audit
+from superionic.training.dataset import drop_force_outliers
 from superionic.training.labelling import read_labelled
 from superionic.training.specialist import (
     HOP_MIN_DISTANCE_FRACTION,
@@ -24,7 +25,6 @@ from superionic.training.specialist import (
     build_specialist,
     hop,
     sample_material,
-    within_force_cap,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_hops_do_not_land_on_atoms_and_the_force_cap_drops_outliers(li2o):
         atoms.calc = SinglePointCalculator(atoms, energy=0.0, forces=forces)
         return atoms
 
-    kept = within_force_cap([labelled(5.0), labelled(-400.0), labelled(29.9)], 30.0)
+    kept = drop_force_outliers([labelled(5.0), labelled(-400.0), labelled(29.9)], 30.0)
     assert [float(np.abs(a.get_forces()).max()) for a in kept] == [5.0, 29.9]
 
 
