@@ -104,6 +104,9 @@ class SpecialistSettings:
       disagreement_threshold_meV_per_A / error_threshold_meV_per_A: stop when the committee's mean force
         spread and the teacher-measured force MAE on the round's frames are both below these.
       time_budget_s: stop starting new rounds after this much wall time (the card says so).
+      min_rounds: rounds run even when the time budget is spent. The first round is where the student meets
+        its own MD; without it the OBELiX NASICON, whose teacher MD and first training took the whole budget on a
+        loaded CPU, went to production at 151 meV/Å.
       validation_fraction: share of each batch of labels kept for validation.
       max_sample_force_eV_per_A: sampled configurations whose largest teacher force component exceeds this
         are dropped before training (counted in the card). The teacher's own MD at 1.1 x the highest
@@ -135,6 +138,7 @@ class SpecialistSettings:
     disagreement_threshold_meV_per_A: float = 30.0
     error_threshold_meV_per_A: float = 40.0
     time_budget_s: float = 1800.0
+    min_rounds: int = 1
     validation_fraction: float = 0.15
     max_sample_force_eV_per_A: float = 30.0
     training: dict[str, Any] = field(
@@ -503,7 +507,7 @@ def build_specialist(
     rounds: list[dict[str, Any]] = []
     stop_reason = f"max_rounds={settings.max_rounds} reached"
     for round_ in range(1, settings.max_rounds + 1):
-        if time.perf_counter() - t_start > settings.time_budget_s:
+        if round_ > settings.min_rounds and time.perf_counter() - t_start > settings.time_budget_s:
             stop_reason = f"time budget {settings.time_budget_s:.0f} s spent"
             break
         committee = Committee(tuple(members))

@@ -105,7 +105,8 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
         epochs_initial=12,
         epochs_per_round=4,
         epochs_final=3,
-        max_rounds=1,
+        max_rounds=2,
+        time_budget_s=0.0,  # spent before the first round, which runs all the same (min_rounds=1)
         md_ps_per_round=0.1,
         teacher_md_ps=0.1,
         teacher_md_frames=4,
@@ -123,6 +124,10 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     # the first epoch; the bootstrap member trains half the epochs.
     assert history[0][-1] < 0.5 * history[0][0] and all(h[-1] < 0.8 * h[0] for h in history)
     (round_,) = card["rounds"]
+    assert card["stop_reason"] in (
+        "time budget 0 s spent",
+        "converged: disagreement and teacher-measured error under their thresholds",
+    )
     assert round_["md_frames"] >= 1 and round_["frames_labelled"] == min(6, round_["md_frames"])
     total = card["data"]["training_structures"] + card["data"]["validation_structures"]
     assert card["data"]["sampled_structures"] == 24 and card["data"]["teacher_md_frames"] == 4
