@@ -363,6 +363,8 @@ def main(argv=None) -> int:
                 ratios[f"{a} / {b}"] = round(results[a]["median"] / results[b]["median"], 2)
         report[f"li2s_{n_atoms}_atoms"] = {"results": results, "ratios": ratios}
         print(json.dumps({f"li2s_{n_atoms}_atoms": ratios}), file=sys.stderr, flush=True)
+        if args.out:  # what is measured so far survives a run cut short (a device lease, a job's time limit)
+            args.out.write_text(json.dumps(report | {"complete": False}, indent=2, default=float) + "\n")
     if wanted("training-step") or wanted("labelling"):
         structures = obelix_structures(8)
         contenders = []
@@ -373,6 +375,7 @@ def main(argv=None) -> int:
         report["training_and_labelling"] = interleave(contenders, args.rounds, args.min_seconds)
     report["load_average_end"] = os.getloadavg()
     report["wall_s"] = round(time.time() - t_start, 1)
+    report["complete"] = True
     text = json.dumps(report, indent=2, default=float)
     print(text)
     if args.out:
