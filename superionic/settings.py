@@ -62,7 +62,10 @@ SPECIALIST_PRESETS: dict[str, dict[str, Any]] = {
         "epochs_per_round": 10,
         "epochs_final": 80,
         "max_rounds": 4,
-        "md_ps_per_round": 2.0,
+        # Long enough to reach what production reaches: SevenNet-0's LGPS framework comes apart after ~4 ps at
+        # 1000 K. With 2-ps rounds the LGPS specialist never saw that state (audit 108 meV/Å); with 6-ps rounds
+        # 46 meV/Å, for ~3 min more of student MD (scripts/specialist_validation.py, 2026-11-30).
+        "md_ps_per_round": 6.0,
         "frames_per_round": 32,
         "time_budget_s": 1500.0,
     },
