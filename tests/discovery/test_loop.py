@@ -153,7 +153,8 @@ def test_kill_minus_9_resumes_without_repeating_oracle_calls(finished_run, tmp_p
     finished = {r.uid: r.e_oracle_eV_per_atom for r in store.rows(stage="oracle_done")}
     assert 3 <= len(finished) and set(finished) <= before
 
-    assert subprocess.run(command, env=env, capture_output=True, check=False).returncode == 0
+    resumed_run = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=900)
+    assert resumed_run.returncode == 0, resumed_run.stderr[-2000:]
     calls = [json.loads(line)["uid"] for line in events.read_text().splitlines()]
     assert len(calls) == len(set(calls)), "an oracle call was repeated after the restart"
     final = Store(str(run_dir / "discovery.db"))
