@@ -13,6 +13,8 @@ materials. SevenNet-0 runs at ~150-300 atom-steps/s on two CPU cores: about 30-6
 
     python scripts/teacher_reference.py                     # all materials
     python scripts/teacher_reference.py --only Li3N-vac     # one
+    python scripts/teacher_reference.py --only Li3N-vac --temperatures 900 1100 1300 --production-ps 10
+                                                            # framework scan: does SevenNet-0 keep the crystal?
 """
 
 from __future__ import annotations
@@ -93,13 +95,21 @@ def relaxed(atoms, teacher, fmax: float = 0.02, steps: int = 300):
     return atoms, {"steps": int(optimizer.nsteps), "converged": bool(converged), "fmax_eV_per_A": fmax}
 
 
-def run_material(material: Material, teacher) -> dict:
+def run_material(
+    material: Material, teacher, temperatures_K=(TEMPERATURE_K,), production_ps: float = PRODUCTION_PS
+) -> dict:
+    """SevenNet-0's MD of the material at ``temperatures_K`` (one batched run). A single temperature gives the
+    flat row of ``teacher_md.json``; several give a ``per_temperature`` list (the framework scan)."""
     import ase.io
 
     from superionic import analysis, md
 
     cell_path = OUT / "cells" / f"{material.name}.cif"
-    work = WORK / material.name
+    work = WORK / (
+        material.name
+        if tuple(temperatures_K) == (TEMPERATURE_K,)
+        else scan_key(material.name, temperatures_K)
+    )
     work.mkdir(parents=True, exist_ok=True)
     relax_info = None
     if not cell_path.is_file():
@@ -112,8 +122,8 @@ def run_material(material: Material, teacher) -> dict:
     atoms = ase.io.read(cell_path)
     system = md.prepare_system(atoms, teacher.cutoff_A, 1.0, target_atoms=0, supercell=(1, 1, 1))
     config = md.MDConfig(
-        temperatures_K=(TEMPERATURE_K,),
-        production_ps=PRODUCTION_PS,
+        temperatures_K=tuple(temperatures_K),
+        production_ps=production_ps,
         equilibration_ps=EQUILIBRATION_PS,
         equilibration_start_K=300.0,
         save_every_fs=20.0,
@@ -123,8 +133,21 @@ def run_material(material: Material, teacher) -> dict:
     t0 = time.time()
     result = md.run(system, teacher, config, work, restart=True)
     report = analysis.analyze(result.trajectories, species="Li")
-    row = report.results[0]
-    return {
+    mean_temperature = {round(m.temperature_K, 2): m.mean_temperature_K for m in result.members}
+    per_temperature = [
+        {
+            "temperature_K": float(row.temperature_K),
+            "mean_temperature_K": mean_temperature[round(float(row.temperature_K), 2)],
+            "D_tracer_cm2_per_s": row.D_tracer_cm2_per_s,
+            "D_tracer_cm2_per_s_ci95": list(row.D_tracer_cm2_per_s_ci95)
+            if row.D_tracer_cm2_per_s_ci95
+            else None,
+            "framework_rms_displacement_A": row.framework_rms_displacement_A,
+            "warnings": list(row.warnings),
+        }
+        for row in report.results
+    ]
+    common = {
         "material": material.name,
         "note": material.note,
         "cell": str(cell_path.relative_to(REPO)),
@@ -133,20 +156,48 @@ def run_material(material: Material, teacher) -> dict:
         "n_li": int(sum(s == "Li" for s in atoms.get_chemical_symbols())),
         "relaxation": relax_info,
         "teacher": {"name": teacher.name, "sha256": teacher.fingerprint()},
-        "temperature_K": TEMPERATURE_K,
-        "mean_temperature_K": result.members[0].mean_temperature_K,
+    }
+    protocol = {
         "equilibration_ps": EQUILIBRATION_PS,
-        "production_ps": PRODUCTION_PS,
+        "production_ps": production_ps,
         "timestep_fs": config.timestep_fs,
         "ensemble": config.ensemble,
         "seed": SEED,
-        "D_tracer_cm2_per_s": row.D_tracer_cm2_per_s,
-        "D_tracer_cm2_per_s_ci95": list(row.D_tracer_cm2_per_s_ci95) if row.D_tracer_cm2_per_s_ci95 else None,
-        "framework_rms_displacement_A": row.framework_rms_displacement_A,
-        "warnings": list(row.warnings),
+    }
+    timing = {
         "md_wall_s_this_call": round(time.time() - t0, 1),
         "atom_steps_per_s_this_call": result.atom_steps_per_s,
     }
+    if len(per_temperature) > 1:
+        return {
+            **common,
+            "temperatures_K": [float(t) for t in temperatures_K],
+            **protocol,
+            "per_temperature": per_temperature,
+            **timing,
+        }
+    only = per_temperature[0]
+    return {
+        **common,
+        "temperature_K": only["temperature_K"],
+        "mean_temperature_K": only["mean_temperature_K"],
+        **protocol,
+        **{
+            k: only[k]
+            for k in (
+                "D_tracer_cm2_per_s",
+                "D_tracer_cm2_per_s_ci95",
+                "framework_rms_displacement_A",
+                "warnings",
+            )
+        },
+        **timing,
+    }
+
+
+def scan_key(name: str, temperatures_K) -> str:
+    """The results key of a multi-temperature run, e.g. ``Li3N-vac@900-1100-1300K``."""
+    return f"{name}@{'-'.join(f'{t:g}' for t in temperatures_K)}K"
 
 
 def main(argv=None) -> int:
@@ -154,23 +205,33 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", nargs="+", help="material names: " + " ".join(m.name for m in MATERIALS))
+    parser.add_argument(
+        "--temperatures",
+        nargs="+",
+        type=float,
+        default=[TEMPERATURE_K],
+        help="K; several run batched and are stored under NAME@T1-T2-...K (the framework scan)",
+    )
+    parser.add_argument("--production-ps", type=float, default=PRODUCTION_PS)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from superionic.potentials import load
 
     teacher = load("sevennet-0")
+    single = args.temperatures == [TEMPERATURE_K] and args.production_ps == PRODUCTION_PS
     results_path = OUT / "teacher_md.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     for material in MATERIALS:
         if args.only and material.name not in args.only:
             continue
-        if material.name in results:
-            print(f"{material.name}: done ({results_path})")
+        key = material.name if single else scan_key(material.name, args.temperatures)
+        if key in results:
+            print(f"{key}: done ({results_path})")
             continue
-        results[material.name] = run_material(material, teacher)
+        results[key] = run_material(material, teacher, args.temperatures, args.production_ps)
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
-        print(json.dumps(results[material.name], default=float), flush=True)
+        print(json.dumps(results[key], default=float), flush=True)
     return 0
 
 
