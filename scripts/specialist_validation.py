@@ -56,7 +56,7 @@ def run_material(name: str, teacher_row: dict, teacher, preset: str, student: st
     work.mkdir(parents=True, exist_ok=True)
     cell = ase.io.read(REPO / teacher_row["cell"])
     # A framework scan row (teacher_reference.py --temperatures) holds several temperatures.
-    teacher_rows = teacher_row.get("per_temperature", [teacher_row])
+    teacher_rows = sorted(teacher_row.get("per_temperature", [teacher_row]), key=lambda r: r["temperature_K"])
     temperatures = [row["temperature_K"] for row in teacher_rows]
     t0 = time.perf_counter()
     settings = SpecialistSettings(
@@ -86,7 +86,6 @@ def run_material(name: str, teacher_row: dict, teacher, preset: str, student: st
     result = md.run(system, specialist, config, work / "md", restart=True)
     md_s = time.perf_counter() - t0
     rows = sorted(analysis.analyze(result.trajectories, species="Li").results, key=lambda r: r.temperature_K)
-    teacher_rows = sorted(teacher_rows, key=lambda r: r["temperature_K"])
     checked = audit(specialist, teacher, result.trajectories, temperatures, frames_per_temperature=12)
     print(checked.summary(), flush=True)
     comparisons = [compare(row, teacher_side) for row, teacher_side in zip(rows, teacher_rows, strict=True)]

@@ -96,20 +96,22 @@ def relaxed(atoms, teacher, fmax: float = 0.02, steps: int = 300):
 
 
 def run_material(
-    material: Material, teacher, temperatures_K=(TEMPERATURE_K,), production_ps: float = PRODUCTION_PS
+    material: Material,
+    teacher,
+    temperatures_K=(TEMPERATURE_K,),
+    production_ps: float = PRODUCTION_PS,
+    key: str | None = None,
 ) -> dict:
-    """SevenNet-0's MD of the material at ``temperatures_K`` (one batched run). A single temperature gives the
-    flat row of ``teacher_md.json``; several give a ``per_temperature`` list (the framework scan)."""
+    """SevenNet-0's MD of the material at ``temperatures_K`` (one batched run), in ``runs/.../KEY`` (default:
+    the material's name). A single temperature gives the flat row of ``teacher_md.json``; several give a
+    ``per_temperature`` list (the framework scan)."""
     import ase.io
 
     from superionic import analysis, md
 
     cell_path = OUT / "cells" / f"{material.name}.cif"
-    work = WORK / (
-        material.name
-        if tuple(temperatures_K) == (TEMPERATURE_K,)
-        else scan_key(material.name, temperatures_K)
-    )
+    # one folder per results key: the MD restarts from what it finds there
+    work = WORK / (key or material.name)
     work.mkdir(parents=True, exist_ok=True)
     relax_info = None
     if not cell_path.is_file():
@@ -176,27 +178,11 @@ def run_material(
             "per_temperature": per_temperature,
             **timing,
         }
-    only = per_temperature[0]
-    return {
-        **common,
-        "temperature_K": only["temperature_K"],
-        "mean_temperature_K": only["mean_temperature_K"],
-        **protocol,
-        **{
-            k: only[k]
-            for k in (
-                "D_tracer_cm2_per_s",
-                "D_tracer_cm2_per_s_ci95",
-                "framework_rms_displacement_A",
-                "warnings",
-            )
-        },
-        **timing,
-    }
+    return {**common, **protocol, **per_temperature[0], **timing}
 
 
 def scan_key(name: str, temperatures_K) -> str:
-    """The results key of a multi-temperature run, e.g. ``Li3N-vac@900-1100-1300K``."""
+    """The results key of a run off the reference protocol, e.g. ``Li3N-vac@900-1100-1300K``."""
     return f"{name}@{'-'.join(f'{t:g}' for t in temperatures_K)}K"
 
 
@@ -228,7 +214,7 @@ def main(argv=None) -> int:
         if key in results:
             print(f"{key}: done ({results_path})")
             continue
-        results[key] = run_material(material, teacher, args.temperatures, args.production_ps)
+        results[key] = run_material(material, teacher, args.temperatures, args.production_ps, key)
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
         print(json.dumps(results[key], default=float), flush=True)
