@@ -199,6 +199,16 @@ class TemperatureResult:
         return self.tracer.candidates
 
     @property
+    def D_tracer_interval_source(self) -> str:
+        """``"model"`` or ``"batch means"`` (the run's blocks scattered more than the model allows)."""
+        return self.tracer.interval_source
+
+    @property
+    def D_tracer_blocks_cm2_per_s(self) -> list[float]:
+        """D fitted on each consecutive block of the run (batch means), cm²/s."""
+        return [d * tracer_D_to_cm2_per_s(1.0) for d in self.tracer.block_D_A2_per_ps]
+
+    @property
     def charge_fit_window_ps(self) -> tuple[float, float]:
         return self.charge_fit.window_ps
 
@@ -226,7 +236,8 @@ class TemperatureResult:
         "D_tracer_xyz_cm2_per_s_ci95", "sigma_mS_per_cm", "sigma_mS_per_cm_ci95", "sigma_mS_per_cm_upper95",
         "sigma_charge_mS_per_cm", "sigma_charge_mS_per_cm_ci95", "haven_ratio", "haven_ratio_ci95",
         "conversion_mS_per_cm_per_cm2_per_s", "fit_window_ps", "fit_window_accepted", "fit_chi2_per_dof",
-        "fit_window_candidates", "charge_fit_window_ps", "msd_exponent", "n_jumps_estimate",
+        "fit_window_candidates", "D_tracer_interval_source", "D_tracer_blocks_cm2_per_s", "charge_fit_window_ps",
+        "msd_exponent", "n_jumps_estimate",
         "framework_rms_displacement_A", "he_rule_relative_error", "hop_length_A", "msd_time_ps", "msd_tracer_A2",
         "warnings",
     )  # fmt: skip

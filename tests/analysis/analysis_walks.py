@@ -40,6 +40,36 @@ def lattice_hop_walks(
     return np.concatenate([np.zeros((n_seeds, 1, n_walkers, 3)), np.cumsum(steps, axis=1)], axis=1)
 
 
+def vacancy_walks(
+    rng: np.random.Generator, n_frames: int, n_cells: int, vacancy_hops_per_frame: float, hop_A: float
+) -> np.ndarray:
+    """A simple cubic lattice of ``n_cells``³ sites, every site but one occupied, ``[F, n_cells³ − 1, 3]`` Å.
+
+    Only the vacancy moves: Poisson(``vacancy_hops_per_frame``) hops per frame, each swapping it with one of
+    its 6 neighbours, whose ion moves the other way. Every ion's hop is the same vacancy's move, so the
+    ions are not independent walkers (the tracer correlation factor of the infinite lattice is 0.653).
+    """
+    shape = (n_cells, n_cells, n_cells)
+    n_sites = n_cells**3
+    coords = np.array(np.unravel_index(np.arange(n_sites), shape)).T
+    occupant = np.arange(n_sites)  # ion on each site; the vacancy starts on the last site
+    vacancy = n_sites - 1
+    occupant[vacancy] = -1
+    directions = np.concatenate([np.eye(3, dtype=int), -np.eye(3, dtype=int)])
+    displacement = np.zeros((n_sites - 1, 3))
+    frames = np.zeros((n_frames, n_sites - 1, 3))
+    for frame in range(1, n_frames):
+        for _ in range(rng.poisson(vacancy_hops_per_frame)):
+            step = directions[rng.integers(6)]
+            target = int(np.ravel_multi_index(tuple((coords[vacancy] + step) % n_cells), shape))
+            ion = occupant[target]
+            displacement[ion] -= step * hop_A
+            occupant[vacancy], occupant[target] = ion, -1
+            vacancy = target
+        frames[frame] = displacement
+    return frames
+
+
 def synthetic_trajectory(
     walkers_A: np.ndarray,
     dt_ps: float,
