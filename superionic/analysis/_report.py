@@ -296,7 +296,22 @@ def analyze(
         for temp in sorted(groups)
     ]
     warnings = [w for r in results for w in r.warnings]
-    observed = [r for r in results if r.diffusion_observed]
+    # A melted framework's transport is a liquid's, not the crystal's: it does not belong on the crystal's
+    # Arrhenius line (OBELiX Li2SiS3 and Li3PS4 gave σ(300 K) 10^4-10^6 x the measured value from
+    # temperatures that had all melted). Its per-temperature numbers stay in the report, with their warning.
+    melted = [
+        r
+        for r in results
+        if r.diffusion_observed
+        and r.framework_rms_displacement_A is not None
+        and r.framework_rms_displacement_A > FRAMEWORK_RMS_LIMIT_A
+    ]
+    if melted:
+        warnings.append(
+            f"{', '.join(f'{r.temperature_K:g} K' for r in melted)} left out of the Arrhenius fit: the framework "
+            f"moved more than {FRAMEWORK_RMS_LIMIT_A} Å RMS there"
+        )
+    observed = [r for r in results if r.diffusion_observed and all(r is not m for m in melted)]
     arrhenius = None
     if len({r.temperature_K for r in observed}) >= 2:
         arrhenius = fit_arrhenius(
@@ -311,7 +326,9 @@ def analyze(
             )
     else:
         warnings.append(
-            "fewer than two temperatures with resolved diffusion: no Arrhenius fit, Ea or σ(300 K)"
+            "fewer than two temperatures with resolved diffusion"
+            + (" and a framework that held" if melted else "")
+            + ": no Arrhenius fit, Ea or σ(300 K)"
         )
     return TransportReport(
         species=species,

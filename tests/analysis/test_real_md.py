@@ -120,3 +120,12 @@ def test_a_melting_framework_is_detected():
     assert rms > 2.5  # sqrt(6 D t) ≈ 3.9 Å expected
     assert any("framework" in w and "melted" in w for w in molten.warnings)
     assert molten.to_dict()["results"][0]["framework_rms_displacement_A"] == pytest.approx(rms)
+
+    # a melted temperature stays out of the crystal's Arrhenius line: with one crystalline temperature left
+    # there is no Ea or σ(300 K) at all, where two crystalline ones give both
+    crystal_pair = analyze([crystal, crystal], temperatures_K=[1000.0, 1200.0])
+    assert crystal_pair.arrhenius is not None and crystal_pair.sigma_300K_mS_per_cm is not None
+    mixed = analyze([crystal, replace(crystal, positions_A=positions)], temperatures_K=[1000.0, 1200.0])
+    assert mixed.results[1].diffusion_observed  # its D is still reported, with the melting warning
+    assert mixed.arrhenius is None and mixed.sigma_300K_mS_per_cm is None
+    assert any(w.startswith("1200 K left out of the Arrhenius fit") for w in mixed.warnings)
