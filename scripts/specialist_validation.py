@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", nargs="+", help="material names of docs/reference/teacher_md.json")
-    parser.add_argument("--preset", default="standard", choices=("quick", "standard"))
+    parser.add_argument("--preset", default="standard", choices=("quick", "standard", "paper"))
     parser.add_argument("--student", default="fresh", choices=("fresh", "fine-tune"))
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
