@@ -16,7 +16,7 @@ Results go to ``docs/reference/specialist_vs_teacher.json`` (numbers only). Each
 
     python scripts/specialist_validation.py                      # every material with a teacher result
     python scripts/specialist_validation.py --only Li3N-vac --student fresh
-    python scripts/specialist_validation.py --only Li3N-vac@900-1100-1300K    # the framework scan
+    python scripts/specialist_validation.py --only Li3N-vac@900-1100-1300K-10ps    # the framework scan
 """
 
 from __future__ import annotations
@@ -156,7 +156,9 @@ def main(argv=None) -> int:
         if (args.only and name not in args.only) or key in results:
             continue
         results[key] = run_material(name, teacher_row, teacher, args.preset, args.student)
-        out_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        # merged into the file as it is now: another run may have written it during this hour-long build
+        on_disk = json.loads(out_path.read_text()) if out_path.is_file() else {}
+        out_path.write_text(json.dumps({**on_disk, key: results[key]}, indent=2, default=float) + "\n")
         print(json.dumps(results[key], default=float), flush=True)
     return 0
 

@@ -181,9 +181,11 @@ def run_material(
     return {**common, **protocol, **per_temperature[0], **timing}
 
 
-def scan_key(name: str, temperatures_K) -> str:
-    """The results key of a run off the reference protocol, e.g. ``Li3N-vac@900-1100-1300K``."""
-    return f"{name}@{'-'.join(f'{t:g}' for t in temperatures_K)}K"
+def scan_key(name: str, temperatures_K, production_ps: float) -> str:
+    """The results key of a run off the reference protocol, e.g. ``Li3N-vac@900-1100-1300K-10ps`` (the
+    production length only when it is not the reference's)."""
+    length = "" if production_ps == PRODUCTION_PS else f"-{production_ps:g}ps"
+    return f"{name}@{'-'.join(f'{t:g}' for t in temperatures_K)}K{length}"
 
 
 def main(argv=None) -> int:
@@ -196,7 +198,7 @@ def main(argv=None) -> int:
         nargs="+",
         type=float,
         default=[TEMPERATURE_K],
-        help="K; several run batched and are stored under NAME@T1-T2-...K (the framework scan)",
+        help="K; several run batched and are stored under NAME@T1-T2-...K[-Pps] (the framework scan)",
     )
     parser.add_argument("--production-ps", type=float, default=PRODUCTION_PS)
     args = parser.parse_args(argv)
@@ -210,13 +212,15 @@ def main(argv=None) -> int:
     for material in MATERIALS:
         if args.only and material.name not in args.only:
             continue
-        key = material.name if single else scan_key(material.name, args.temperatures)
+        key = material.name if single else scan_key(material.name, args.temperatures, args.production_ps)
         if key in results:
             print(f"{key}: done ({results_path})")
             continue
         results[key] = run_material(material, teacher, args.temperatures, args.production_ps, key)
         results_path.parent.mkdir(parents=True, exist_ok=True)
-        results_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        # merged into the file as it is now: another run may have written it during this hour-long MD
+        on_disk = json.loads(results_path.read_text()) if results_path.is_file() else {}
+        results_path.write_text(json.dumps({**on_disk, key: results[key]}, indent=2, default=float) + "\n")
         print(json.dumps(results[key], default=float), flush=True)
     return 0
 

@@ -457,7 +457,9 @@ def fit_diffusion(
 MIN_BLOCK_FRAMES = 20
 
 
-def _block_diffusion(walkers: np.ndarray, frame_interval_ps: float, n_blocks: int, **fit_options) -> np.ndarray:
+def _block_diffusion(
+    walkers: np.ndarray, frame_interval_ps: float, n_blocks: int, **fit_options
+) -> np.ndarray:
     """D (Å²/ps) fitted on each of ``n_blocks`` consecutive, non-overlapping blocks of the run; empty when
     the blocks are too short. Each block chooses its own window, as the whole run does."""
     n_frames = walkers.shape[0]

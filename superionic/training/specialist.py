@@ -524,7 +524,6 @@ def build_specialist(
     def budget_s() -> float:
         return round_budget_s(settings, rounds)
 
-
     for round_ in range(1, settings.max_rounds + 1):
         if round_ > settings.min_rounds and time.perf_counter() - t_start > budget_s():
             stop_reason = f"time budget {budget_s():.0f} s spent" + (

@@ -114,7 +114,9 @@ def test_batch_means_restores_the_interval_of_correlated_walkers():
         model_hits.append(model[0] <= true_d <= model[1])
         checked_hits.append(checked.D_A2_per_ps_ci95[0] <= true_d <= checked.D_A2_per_ps_ci95[1])
         assert checked.D_A2_per_ps_ci95[0] <= model[0] and model[1] <= checked.D_A2_per_ps_ci95[1]
-    print(f"one-vacancy coverage: model {np.mean(model_hits):.3f}, with batch means {np.mean(checked_hits):.3f}")
+    print(
+        f"one-vacancy coverage: model {np.mean(model_hits):.3f}, with batch means {np.mean(checked_hits):.3f}"
+    )
     assert np.mean(model_hits) < 0.91  # the problem is real here ...
     assert 0.92 <= np.mean(checked_hits) <= 0.98  # ... and batch means fixes it
 

@@ -249,4 +249,6 @@ def test_the_budget_doubles_while_the_student_is_unusable():
     assert round_budget_s(settings, []) == 420.0
     assert round_budget_s(settings, [{key: 885.0}]) == 840.0
     assert round_budget_s(settings, [{key: 885.0}, {key: 60.0}]) == 420.0  # only the last round counts
-    assert round_budget_s(dataclasses.replace(settings, unusable_error_meV_per_A=1e9), [{key: 885.0}]) == 420.0
+    assert (
+        round_budget_s(dataclasses.replace(settings, unusable_error_meV_per_A=1e9), [{key: 885.0}]) == 420.0
+    )
