@@ -581,7 +581,7 @@ def build_specialist(
             break
         t0 = time.perf_counter()
         # After the last round only member 0 goes on (into the final fit); the others would only pick the
-        # frames of a round that will not run (measured on the quick preset: ~2/3 of a round's training).
+        # frames of a round that will not run (two of the three members' training in that round).
         last_round = round_ == settings.max_rounds or (
             round_ + 1 > settings.min_rounds and time.perf_counter() - t_start > budget_s()
         )
