@@ -34,7 +34,7 @@ DEFAULT_START_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 #: checks the modelled variance. The model assumes walkers that step independently of each other and of their
 #: own past; in a cell with one vacancy every hop is that vacancy's move, and rates can switch between
 #: sublattices, so the model's interval under-covered (Li3N-vac, 900 K: 4 of 7 single-run intervals held the
-#: six replicas' mean; a one-vacancy lattice gas: 87 %). Five blocks keep ≥ 2 ps each in a 10-ps run.
+#: six replicas' mean; a one-vacancy lattice gas: 85 %). Five blocks keep ≥ 2 ps each in a 10-ps run.
 DEFAULT_BATCH_BLOCKS = 5
 
 #: A window is accepted when the χ² p-value of its linear fit is at least this. Ballistic and caged
@@ -428,7 +428,7 @@ def fit_diffusion(
     if batch_rel > relative_se:
         # The blocks disagree more than the model allows: their scatter is the honest error. Five blocks
         # estimate a standard error with 4 degrees of freedom, hence Student's t (measured on a one-vacancy
-        # lattice gas: 87 % → 94 % coverage; independent walkers stay at 95–97 %, tests/analysis).
+        # lattice gas: 85 % → 94 % coverage; independent walkers 96–98 %, tests/analysis).
         dof = len(block_d) - 1
         b_low, b_high = calibrated_interval(fit.slope_per_ps, batch_rel, float(stats.t.ppf(0.975, dof)))
         low, high = min(low, b_low), max(high, b_high)
