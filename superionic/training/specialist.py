@@ -520,14 +520,11 @@ def build_specialist(
 
     rounds: list[dict[str, Any]] = []
     stop_reason = f"max_rounds={settings.max_rounds} reached"
-
-    def budget_s() -> float:
-        return round_budget_s(settings, rounds)
-
     for round_ in range(1, settings.max_rounds + 1):
-        if round_ > settings.min_rounds and time.perf_counter() - t_start > budget_s():
-            stop_reason = f"time budget {budget_s():.0f} s spent" + (
-                " (doubled: the student was still unusable)" if budget_s() > settings.time_budget_s else ""
+        budget_s = round_budget_s(settings, rounds)
+        if round_ > settings.min_rounds and time.perf_counter() - t_start > budget_s:
+            stop_reason = f"time budget {budget_s:.0f} s spent" + (
+                " (doubled: the student was still unusable)" if budget_s > settings.time_budget_s else ""
             )
             break
         committee = Committee(tuple(members))
@@ -583,7 +580,8 @@ def build_specialist(
         # After the last round only member 0 goes on (into the final fit); the others would only pick the
         # frames of a round that will not run (two of the three members' training in that round).
         last_round = round_ == settings.max_rounds or (
-            round_ + 1 > settings.min_rounds and time.perf_counter() - t_start > budget_s()
+            round_ + 1 > settings.min_rounds
+            and time.perf_counter() - t_start > round_budget_s(settings, rounds)
         )
         members = [
             train(
