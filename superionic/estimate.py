@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,46 @@ def specialist_warnings(card: dict) -> list[str]:
             + "): see the audit before trusting its numbers"
         ]
     return []
+
+
+# Below this the ladder stops: a few picoseconds at lower temperatures see almost no Li hops, and 300 K is the
+# temperature the Arrhenius line is extrapolated to, not one to extrapolate from.
+LOWEST_LADDER_TEMPERATURE_K = 400.0
+
+
+def temperatures_below_melting(
+    temperatures_K: Sequence[float], framework_rms_A: Sequence[float | None], limit_A: float
+) -> tuple[float, ...]:
+    """Temperatures to run when the framework melted: () unless some temperature melted (framework RMS over
+    ``limit_A``) and fewer than two held (one, for a single-temperature run): the Arrhenius fit needs two
+    crystal temperatures. Otherwise the ladder continued downwards from its lowest temperature in its own mean
+    step of 1/T (15 % of T for a single temperature), one new temperature per melted one, none below
+    ``LOWEST_LADDER_TEMPERATURE_K``.
+
+    >>> temperatures_below_melting((900, 1100, 1300), (2.1, 2.2, 2.4), 1.5)
+    (780.0, 688.0, 616.0)
+    >>> temperatures_below_melting((900, 1100, 1300), (0.5, 0.7, 2.4), 1.5)
+    ()
+    """
+    ladder = sorted(temperatures_K)
+    melted = [rms is not None and rms > limit_A for rms in framework_rms_A]
+    held = len(melted) - sum(melted)
+    if not any(melted) or held >= min(2, len(ladder)):
+        return ()
+    inverse_step = (
+        (1.0 / ladder[0] - 1.0 / ladder[-1]) / (len(ladder) - 1) if len(ladder) > 1 else 0.15 / ladder[0]
+    )
+    below = (1.0 / (1.0 / ladder[0] + k * inverse_step) for k in range(1, sum(melted) + 1))
+    return tuple(float(round(t)) for t in below if t >= LOWEST_LADDER_TEMPERATURE_K)
+
+
+def _run_md(system, potential, config, folder: Path):
+    from superionic import md
+
+    try:
+        return md.run(system, potential, config, folder, overwrite=True)
+    except md.MDInstabilityError as err:
+        raise EstimateError(f"MD blew up: {err}") from err
 
 
 def _ordered(structure, potential, settings: EstimateSettings, charges, species: str, log):
@@ -169,12 +209,46 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         f"MD: {system.n_atoms} atoms, {len(config.temperatures_K)} temperature(s) x {settings.replicas} "
         f"replica(s), {settings.equilibration_ps:g} + {settings.production_ps:g} ps at {settings.timestep_fs:g} fs"
     )
-    try:
-        result = md.run(system, md_potential, config, out / "trajectories", overwrite=True)
-    except md.MDInstabilityError as err:
-        raise EstimateError(f"MD blew up: {err}") from err
+    result = _run_md(system, md_potential, config, out / "trajectories")
     timing["md_s"] = result.wall_s
     warn(*result.warnings)
+    trajectories, members = list(result.trajectories), list(result.members)
+    transport = analysis.analyze(trajectories, species=species, charge_e=charges[species])
+    lower = (
+        temperatures_below_melting(
+            settings.temperatures_K,
+            [r.framework_rms_displacement_A for r in transport.results],
+            analysis.FRAMEWORK_RMS_LIMIT_A,
+        )
+        if settings.lower_when_melted
+        else ()
+    )
+    below_melting = None
+    if lower:
+        # SevenNet-0 itself melts OBELiX Li2SiS3 at 900 K: the preset's ladder then holds no crystal at all,
+        # and the crystal's transport has to be measured below it (the specialist learned the hotter, more
+        # distorted configurations; the audit checks it on these frames as on the others).
+        melted = [
+            f"{r.temperature_K:g} K"
+            for r in transport.results
+            if (r.framework_rms_displacement_A or 0.0) > analysis.FRAMEWORK_RMS_LIMIT_A
+        ]
+        warn(
+            f"the framework melted at {', '.join(melted)}, leaving fewer than two crystal temperatures: running "
+            f"{', '.join(f'{t:g} K' for t in lower)} as well (--no-lower-when-melted to skip)"
+        )
+        below = _run_md(
+            system,
+            md_potential,
+            dataclasses.replace(config, temperatures_K=lower),
+            out / "trajectories_below",
+        )
+        timing["md_s"] += below.wall_s
+        warn(*below.warnings)
+        trajectories += below.trajectories
+        members += below.members
+        below_melting = {"temperatures_K": list(lower), **below.to_dict(relative_to=out)}
+        transport = analysis.analyze(trajectories, species=species, charge_e=charges[species])
     audit = None
     if specialist is not None and settings.audit_frames > 0:
         from superionic.training.audit import audit as audit_against
@@ -182,14 +256,18 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         t0 = time.perf_counter()
         log(f"audit: {potential.name} labels {settings.audit_frames} production frames per temperature")
         audit = audit_against(
-            md_potential, potential, result.trajectories, [m.temperature_K for m in result.members],
+            md_potential, potential, trajectories, [m.temperature_K for m in members],
             frames_per_temperature=settings.audit_frames, threshold_meV_per_A=settings.audit_threshold_meV_per_A,
         )  # fmt: skip
         log(audit.summary())
         warn(*audit.warnings)
         timing["audit_s"] = time.perf_counter() - t0
-    transport = analysis.analyze(result.trajectories, species=species, charge_e=charges[species])
     analysis.write_plots(transport, out)
+    md_record = {"ensemble": config.ensemble, **result.to_dict(relative_to=out)}
+    if below_melting is not None:  # every trajectory the transport came from, in one list
+        md_record["trajectories"] += below_melting["trajectories"]
+        md_record["mean_temperature_K"] += below_melting["mean_temperature_K"]
+        md_record["below_melting"] = below_melting
     report = {
         "schema": "superionic.conductivity.estimate/1",
         "superionic_version": __version__,
@@ -210,7 +288,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             else {"specialist": specialist.card | {"checkpoint": str(specialist.path.relative_to(out))}}
         ),
         **({} if audit is None else {"audit": audit.to_dict()}),
-        "md": {"ensemble": config.ensemble, **result.to_dict(relative_to=out)},
+        "md": md_record,
         "transport": transport.to_dict(),
         "warnings": warnings + list(transport.warnings),
         "environment": environment(),

@@ -115,6 +115,8 @@ class EstimateSettings:
       supercell: force this repetition of the input cell [--supercell].
       ensemble: "nvt" (Nosé–Hoover) or "npt" [--ensemble].
       replicas: independent runs per temperature [--replicas].
+      lower_when_melted: when the framework melts at all but fewer than two temperatures, run the ladder
+        further down (:func:`superionic.estimate.temperatures_below_melting`) [--lower-when-melted/--no-...].
       relax: relax positions and cell before MD [--relax/--no-relax]; relax_steps FIRE steps at most, to
         relax_fmax_eV_per_A.
       n_orderings: orderings of a disordered structure ranked by the potential's energy.
@@ -144,6 +146,7 @@ class EstimateSettings:
     supercell: tuple[int, int, int] | None = None
     ensemble: Literal["nvt", "npt"] = "nvt"
     replicas: int = 1
+    lower_when_melted: bool = True
     relax: bool = True
     relax_steps: int = PRESETS["quick"]["relax_steps"]
     relax_fmax_eV_per_A: float = 0.1

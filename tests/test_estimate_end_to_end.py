@@ -66,3 +66,34 @@ def test_estimate_quick_preset_on_li3n(tmp_path, capsys):
     assert len(universe.trajectory) >= 50
     assert np.all(np.isfinite(universe.atoms.positions))
     assert (out / "msd.png").stat().st_size > 1000
+
+
+def test_a_melted_ladder_is_continued_below_it(tmp_path, capsys, monkeypatch):
+    """Real MD and analysis; only the melting limit is lowered so that 1400 K counts as melted (a real melt
+    of a framework takes picoseconds this test cannot afford). The estimate must then run the next rung of
+    the ladder (1400 K / 1.15 = 1217 K), analyse and report both, and say why."""
+    from superionic import analysis
+    from superionic.analysis import _report
+
+    limit_A = 0.05  # every framework at 1217-1400 K vibrates more than this (0.2-0.6 Å RMS)
+    monkeypatch.setattr(analysis, "FRAMEWORK_RMS_LIMIT_A", limit_A)
+    monkeypatch.setattr(_report, "FRAMEWORK_RMS_LIMIT_A", limit_A)
+    out = tmp_path / "li3n"
+    argv = ["estimate", str(REPO / "examples" / "Li3N.cif"), "--engine", "direct", "--potential", "default"]
+    argv += ["--temperatures", "1400", "--time", "0.3ps", "--equilibration", "0.1ps", "--no-progress"]
+    code = conductivity.main([*argv, "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads((out / "report.json").read_text())
+    assert report["md"]["below_melting"]["temperatures_K"] == [1217.0]
+    assert [r["temperature_K"] for r in report["transport"]["results"]] == [1217.0, 1400.0]
+    assert len(report["md"]["trajectories"]) == 2
+    assert all((out / p).is_file() for p in report["md"]["trajectories"])
+    assert abs(report["md"]["mean_temperature_K"][1] - 1217.0) < 0.25 * 1217.0
+    assert any("framework melted at 1400 K" in w for w in report["warnings"])
+
+    code = conductivity.main([*argv, "--no-lower-when-melted", "--out", str(tmp_path / "off")])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "off" / "report.json").read_text())
+    assert "below_melting" not in report["md"]
+    assert [r["temperature_K"] for r in report["transport"]["results"]] == [1400.0]

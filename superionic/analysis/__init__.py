@@ -41,7 +41,7 @@ from superionic.analysis._mechanism_plots import (
 )
 from superionic.analysis._msd import collective_displacement, msd_all_origins
 from superionic.analysis._plots import plot_arrhenius, plot_msd
-from superionic.analysis._report import analyze, framework_rms_displacement
+from superionic.analysis._report import FRAMEWORK_RMS_LIMIT_A, analyze, framework_rms_displacement
 from superionic.analysis._results import Estimate, TemperatureResult, TransportReport
 from superionic.analysis._sites import Sites, assign_sites, sites_from_density, sites_from_structure
 from superionic.analysis._structure_checks import partial_rdfs, self_van_hove
@@ -49,6 +49,7 @@ from superionic.analysis._workflow import analyze_trajectories, write_plots
 from superionic.trajectory import Trajectory, read_trajectory
 
 __all__ = [
+    "FRAMEWORK_RMS_LIMIT_A",
     "GNOME_THRESHOLD_MS_PER_CM",
     "ArrheniusFit",
     "DiffusionFit",

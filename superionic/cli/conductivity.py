@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="relax positions and cell before MD (FIRE; default: yes)",
     )
+    est.add_argument(
+        "--lower-when-melted",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when the framework melts at all but fewer than two temperatures, continue the temperature "
+        "ladder downwards, one new temperature per melted one (default: yes)",
+    )
     common.add_output(est, "output folder; default: runs/<structure name>", None)
     est.add_argument("--json", action="store_true", help="print report.json on stdout instead of the table")
 
@@ -212,6 +219,7 @@ def _run_estimate(args: argparse.Namespace) -> int:
         ensemble=args.ensemble,
         replicas=args.replicas,
         relax=args.relax,
+        lower_when_melted=args.lower_when_melted,
         seed=args.seed,
         progress=not args.no_progress and not args.json,
     )
