@@ -255,8 +255,9 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
 
         t0 = time.perf_counter()
         log(f"audit: {potential.name} labels {settings.audit_frames} production frames per temperature")
+        by_temperature = sorted(zip(trajectories, members, strict=True), key=lambda p: p[1].temperature_K)
         audit = audit_against(
-            md_potential, potential, trajectories, [m.temperature_K for m in members],
+            md_potential, potential, [t for t, _ in by_temperature], [m.temperature_K for _, m in by_temperature],
             frames_per_temperature=settings.audit_frames, threshold_meV_per_A=settings.audit_threshold_meV_per_A,
         )  # fmt: skip
         log(audit.summary())
