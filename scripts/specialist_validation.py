@@ -42,17 +42,19 @@ def log_interval_agreement(d_a: float, ci_a, d_b: float, ci_b) -> tuple[float, b
     return d_a / d_b, abs(math.log(d_a) - math.log(d_b)) <= combined
 
 
-def run_material(name: str, teacher_row: dict, teacher, preset: str, student: str) -> dict:
+def run_material(
+    name: str, teacher_row: dict, teacher, preset: str, student: str, num_layers: int | None = None
+) -> dict:
     import ase.io
 
     from superionic import analysis, md
     from superionic.settings import SPECIALIST_PRESETS
     from superionic.training.audit import audit
-    from superionic.training.specialist import SpecialistSettings, build_specialist
+    from superionic.training.specialist import SPECIALIST_MODEL, SpecialistSettings, build_specialist
 
-    # One folder per (material, preset, student): the MD restarts from what it finds there, so two students
-    # must never share one.
-    work = WORK / f"{name}-{preset}-{student}"
+    # One folder per (material, preset, student, depth): the MD restarts from what it finds there, so two
+    # students must never share one.
+    work = WORK / f"{name}-{preset}-{student}{layers_tag(num_layers)}"
     work.mkdir(parents=True, exist_ok=True)
     cell = ase.io.read(REPO / teacher_row["cell"])
     # A framework scan row (teacher_reference.py --temperatures) holds several temperatures.
@@ -64,6 +66,7 @@ def run_material(name: str, teacher_row: dict, teacher, preset: str, student: st
         seed=teacher_row["seed"],
         student=student,
         **SPECIALIST_PRESETS[preset],
+        **({} if num_layers is None else {"model": {**SPECIALIST_MODEL, "num_layers": num_layers}}),
     )
     built = build_specialist(
         [cell], teacher, settings, work / "specialist", progress=lambda m: print(f"[{name}] {m}", flush=True)
@@ -96,6 +99,7 @@ def run_material(name: str, teacher_row: dict, teacher, preset: str, student: st
         "specialist": {
             "preset": preset,
             "student": student,
+            "num_layers": settings.model["num_layers"],
             "stop_reason": built.card["stop_reason"],
             "rounds": len(built.card["rounds"]),
             "training_structures": built.card["data"]["training_structures"],
@@ -109,6 +113,11 @@ def run_material(name: str, teacher_row: dict, teacher, preset: str, student: st
     if "per_temperature" in teacher_row:
         return {**summary, "production_ps": teacher_row["production_ps"], "per_temperature": comparisons}
     return {**summary, **comparisons[0]}
+
+
+def layers_tag(num_layers: int | None) -> str:
+    """Suffix of a result key and work folder for a student depth other than the preset's (empty for it)."""
+    return "" if num_layers is None else f"-L{num_layers}"
 
 
 def compare(row, teacher_row: dict) -> dict:
@@ -143,6 +152,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", help="material names of docs/reference/teacher_md.json")
     parser.add_argument("--preset", default="standard", choices=("quick", "standard", "paper"))
     parser.add_argument("--student", default="fresh", choices=("fresh", "fine-tune"))
+    parser.add_argument(
+        "--num-layers", type=int, help="interaction layers of a fresh student (default: the specialist's own)"
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from superionic.potentials import load
@@ -152,10 +164,10 @@ def main(argv=None) -> int:
     results = json.loads(out_path.read_text()) if out_path.is_file() else {}
     teacher = load("sevennet-0")
     for name, teacher_row in teacher_results.items():
-        key = f"{name}/{args.preset}/{args.student}"
+        key = f"{name}/{args.preset}/{args.student}{layers_tag(args.num_layers)}"
         if (args.only and name not in args.only) or key in results:
             continue
-        results[key] = run_material(name, teacher_row, teacher, args.preset, args.student)
+        results[key] = run_material(name, teacher_row, teacher, args.preset, args.student, args.num_layers)
         # merged into the file as it is now: another run may have written it during this hour-long build
         on_disk = json.loads(out_path.read_text()) if out_path.is_file() else {}
         out_path.write_text(json.dumps({**on_disk, key: results[key]}, indent=2, default=float) + "\n")

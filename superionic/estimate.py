@@ -69,28 +69,29 @@ LOWEST_LADDER_TEMPERATURE_K = 400.0
 
 
 def temperatures_below_melting(
-    temperatures_K: Sequence[float], framework_rms_A: Sequence[float | None], limit_A: float
+    temperatures_K: Sequence[float], melted_K: Sequence[float]
 ) -> tuple[float, ...]:
-    """Temperatures to run when the framework melted: () unless some temperature melted (framework RMS over
-    ``limit_A``) and fewer than two held (one, for a single-temperature run): the Arrhenius fit needs two
-    crystal temperatures. Otherwise the ladder continued downwards from its lowest temperature in its own mean
-    step of 1/T (15 % of T for a single temperature), one new temperature per melted one, none below
+    """Temperatures to run when the framework melted at ``melted_K``: () unless fewer than two of
+    ``temperatures_K`` held (one, for a single-temperature run): the Arrhenius fit needs two crystal
+    temperatures. Otherwise the ladder continued downwards from its lowest temperature in its own mean step of
+    1/T (15 % of T for a single temperature), one new temperature per melted one, none below
     ``LOWEST_LADDER_TEMPERATURE_K``.
 
-    >>> temperatures_below_melting((900, 1100, 1300), (2.1, 2.2, 2.4), 1.5)
+    >>> temperatures_below_melting((900, 1100, 1300), (900, 1100, 1300))
     (780.0, 688.0, 616.0)
-    >>> temperatures_below_melting((900, 1100, 1300), (0.5, 0.7, 2.4), 1.5)
+    >>> temperatures_below_melting((900, 1100, 1300), (1300,))
     ()
+    >>> temperatures_below_melting((1400,), (1400,))
+    (1217.0,)
     """
     ladder = sorted(temperatures_K)
-    melted = [rms is not None and rms > limit_A for rms in framework_rms_A]
-    held = len(melted) - sum(melted)
-    if not any(melted) or held >= min(2, len(ladder)):
+    held = len(ladder) - len(melted_K)
+    if not melted_K or held >= min(2, len(ladder)):
         return ()
     inverse_step = (
         (1.0 / ladder[0] - 1.0 / ladder[-1]) / (len(ladder) - 1) if len(ladder) > 1 else 0.15 / ladder[0]
     )
-    below = (1.0 / (1.0 / ladder[0] + k * inverse_step) for k in range(1, sum(melted) + 1))
+    below = (1.0 / (1.0 / ladder[0] + k * inverse_step) for k in range(1, len(melted_K) + 1))
     return tuple(float(round(t)) for t in below if t >= LOWEST_LADDER_TEMPERATURE_K)
 
 
@@ -214,27 +215,18 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
     warn(*result.warnings)
     trajectories, members = list(result.trajectories), list(result.members)
     transport = analysis.analyze(trajectories, species=species, charge_e=charges[species])
+    melted_K = [r.temperature_K for r in transport.results if r.framework_melted]
     lower = (
-        temperatures_below_melting(
-            settings.temperatures_K,
-            [r.framework_rms_displacement_A for r in transport.results],
-            analysis.FRAMEWORK_RMS_LIMIT_A,
-        )
-        if settings.lower_when_melted
-        else ()
+        temperatures_below_melting(settings.temperatures_K, melted_K) if settings.lower_when_melted else ()
     )
     below_melting = None
     if lower:
         # SevenNet-0 itself melts OBELiX Li2SiS3 at 900 K: the preset's ladder then holds no crystal at all,
         # and the crystal's transport has to be measured below it (the specialist learned the hotter, more
         # distorted configurations; the audit checks it on these frames as on the others).
-        melted = [
-            f"{r.temperature_K:g} K"
-            for r in transport.results
-            if (r.framework_rms_displacement_A or 0.0) > analysis.FRAMEWORK_RMS_LIMIT_A
-        ]
+        melted = ", ".join(f"{t:g} K" for t in melted_K)
         warn(
-            f"the framework melted at {', '.join(melted)}, leaving fewer than two crystal temperatures: running "
+            f"the framework melted at {melted}, leaving fewer than two crystal temperatures: running "
             f"{', '.join(f'{t:g} K' for t in lower)} as well (--no-lower-when-melted to skip)"
         )
         below = _run_md(

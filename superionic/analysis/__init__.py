@@ -41,8 +41,14 @@ from superionic.analysis._mechanism_plots import (
 )
 from superionic.analysis._msd import collective_displacement, msd_all_origins
 from superionic.analysis._plots import plot_arrhenius, plot_msd
-from superionic.analysis._report import FRAMEWORK_RMS_LIMIT_A, analyze, framework_rms_displacement
-from superionic.analysis._results import Estimate, TemperatureResult, TransportReport
+from superionic.analysis._report import analyze, framework_rms_displacement
+from superionic.analysis._results import (
+    FRAMEWORK_RMS_LIMIT_A,
+    Estimate,
+    TemperatureResult,
+    TransportReport,
+    framework_melted,
+)
 from superionic.analysis._sites import Sites, assign_sites, sites_from_density, sites_from_structure
 from superionic.analysis._structure_checks import partial_rdfs, self_van_hove
 from superionic.analysis._workflow import analyze_trajectories, write_plots
@@ -72,6 +78,7 @@ __all__ = [
     "find_jumps",
     "fit_arrhenius",
     "fit_diffusion",
+    "framework_melted",
     "framework_rms_displacement",
     "mobile_ion_density",
     "msd_all_origins",

@@ -15,11 +15,13 @@ from superionic.analysis._diffusion import Z95, DiffusionFit, fit_diffusion
 from superionic.analysis._frames import remove_framework_drift
 from superionic.analysis._msd import collective_displacement
 from superionic.analysis._results import (
+    FRAMEWORK_RMS_LIMIT_A,
     MIN_HOPS_OBSERVED,
     MIN_HOPS_RELIABLE,
     MIN_MSD_EXPONENT,
     TemperatureResult,
     TransportReport,
+    framework_melted,
     he_rule_relative_error,
 )
 from superionic.trajectory import Trajectory, read_trajectory
@@ -120,12 +122,6 @@ def _carriers(replicas: list[Trajectory], mobile_z: int, species: str, charge_e:
     )
 
 
-# Framework atoms of a crystal vibrate (RMS displacement from a starting frame ~0.2–0.6 Å even at 1300 K) and
-# hop rarely; an RMS above this, averaged over all non-mobile atoms, means the host lattice itself is flowing
-# (melting, amorphisation, decomposition) — a Lindemann-style test on the framework, not on the mobile ions.
-FRAMEWORK_RMS_LIMIT_A = 1.5
-
-
 def framework_rms_displacement(
     positions_A: np.ndarray, atomic_numbers: np.ndarray, mobile_atomic_number: int, tail_fraction: float = 0.1
 ) -> float | None:
@@ -221,7 +217,7 @@ def _analyze_temperature(
         for r in replicas
     ]
     framework_rms = None if framework_values[0] is None else float(np.max(framework_values))
-    if framework_rms is not None and framework_rms > FRAMEWORK_RMS_LIMIT_A:
+    if framework_melted(framework_rms):
         warnings.append(
             f"{label}: the framework (non-{species} atoms) moved {framework_rms:.2f} Å RMS (limit "
             f"{FRAMEWORK_RMS_LIMIT_A} Å): the structure melted, amorphised or decomposed; {species} transport "
@@ -299,13 +295,7 @@ def analyze(
     # A melted framework's transport is a liquid's, not the crystal's: it does not belong on the crystal's
     # Arrhenius line (OBELiX Li2SiS3 and Li3PS4 gave σ(300 K) 10^4-10^6 x the measured value from
     # temperatures that had all melted). Its per-temperature numbers stay in the report, with their warning.
-    melted = [
-        r
-        for r in results
-        if r.diffusion_observed
-        and r.framework_rms_displacement_A is not None
-        and r.framework_rms_displacement_A > FRAMEWORK_RMS_LIMIT_A
-    ]
+    melted = [r for r in results if r.diffusion_observed and r.framework_melted]
     if melted:
         warnings.append(
             f"{', '.join(f'{r.temperature_K:g} K' for r in melted)} left out of the Arrhenius fit: the framework "

@@ -23,6 +23,21 @@ from superionic.analysis._conductivity import (
 from superionic.analysis._diffusion import DiffusionFit
 from superionic.records import json_safe
 
+# Framework atoms of a crystal vibrate (RMS displacement from a starting frame ~0.2–0.6 Å even at 1300 K) and
+# hop rarely; an RMS above this, averaged over all non-mobile atoms, means the host lattice itself is flowing
+# (melting, amorphisation, decomposition) — a Lindemann-style test on the framework, not on the mobile ions.
+FRAMEWORK_RMS_LIMIT_A = 1.5
+
+
+def framework_melted(framework_rms_A: float | None) -> bool:
+    """Whether a framework RMS displacement (Å; None when every atom is mobile) means the host lattice flowed.
+
+    >>> framework_melted(0.6), framework_melted(2.2), framework_melted(None)
+    (False, True, False)
+    """
+    return framework_rms_A is not None and framework_rms_A > FRAMEWORK_RMS_LIMIT_A
+
+
 #: He et al. (npj Comput. Mater. 4, 18 (2018)): relative error of D ≈ 3.43/sqrt(N_jump) + 0.04. Below this many
 #: hops that rule predicts > 38 % error, so the run is flagged as too short.
 MIN_HOPS_RELIABLE = 100
@@ -74,6 +89,11 @@ class TemperatureResult:
     hop_length_A: float
     warnings: tuple[str, ...] = ()
     framework_rms_displacement_A: float | None = None  # None when every atom is mobile
+
+    @property
+    def framework_melted(self) -> bool:
+        """The framework moved more than :data:`FRAMEWORK_RMS_LIMIT_A` RMS: this is a liquid's transport."""
+        return framework_melted(self.framework_rms_displacement_A)
 
     @property
     def duration_ps(self) -> float:
