@@ -95,6 +95,12 @@ class SpecialistSettings:
       epochs_final: after the last round, the specialist (member 0) is trained this many more epochs on all
         the data, with a full learning-rate schedule (0: none). The rounds' short trainings only have to find
         the next frames; the production MD runs with this final fit.
+      final_model: architecture (a :data:`SPECIALIST_MODEL`-style dict) of a fresh student that the final fit
+        trains from scratch on all the data, at the fresh student's learning rate, instead of member 0 going
+        on; None: member 0 goes on. The rounds need a fast student, the production MD an accurate one: on the
+        LGPS `paper` build's 267 structures a 3-layer student trained from scratch for 60 epochs audited at
+        33.6 meV/Å on its own MD, the 2-layer specialist at 41.9, and a build with 3-layer students in the
+        rounds too at 51.9 (4 rounds in its budget instead of 6; docs/benchmarks/specialist_training.md).
       max_rounds: active-learning rounds at most.
       md_ps_per_round: student MD per round (ps), on the labelling cell(s).
       teacher_md_ps / teacher_md_frames: a short MD of the teacher itself at 1.1 x the highest temperature
@@ -133,6 +139,7 @@ class SpecialistSettings:
     epochs_initial: int = 60
     epochs_per_round: int = 20
     epochs_final: int = 0
+    final_model: dict[str, Any] | None = None
     max_rounds: int = 4
     md_ps_per_round: float = 2.0
     teacher_md_ps: float = 0.6
@@ -171,6 +178,8 @@ class SpecialistSettings:
             raise ValueError("committee_size must be >= 2: the committee's spread picks the new frames")
         if self.initial_structures < 8:
             raise ValueError("initial_structures must be >= 8")
+        if self.final_model is not None and self.epochs_final < 1:
+            raise ValueError("final_model needs epochs_final >= 1: the final fit trains it from scratch")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -339,8 +348,10 @@ def labelling_cells(
 
 @dataclass
 class SpecialistResult:
-    potential: Potential  # member 0 of the final committee: what production MD runs with
-    committee: Committee  # member 0 after the final fit; the others as they chose the last round's frames
+    potential: Potential  # the final fit: what production MD runs with
+    # member 0 after the final fit (before it, when the final fit was a fresh student of another architecture);
+    # the others as they chose the last round's frames
+    committee: Committee
     card: dict[str, Any]
     path: Path  # specialist.npz
 
@@ -360,8 +371,12 @@ def _split(structures: list[ase.Atoms], fraction: float, rng: np.random.Generato
     return [structures[i] for i in order[n_val:]], [structures[i] for i in order[:n_val]]
 
 
-def _train_config(settings: SpecialistSettings, seed: int, epochs: int) -> TrainConfig:
-    values = {"learning_rate": STUDENT_LEARNING_RATE[settings.student]} | dict(settings.training)
+def _train_config(
+    settings: SpecialistSettings, seed: int, epochs: int, student: str | None = None
+) -> TrainConfig:
+    """Training settings of one fit; ``student`` ("fresh" or "fine-tune") picks the default learning rate
+    (the build's own student unless given)."""
+    values = {"learning_rate": STUDENT_LEARNING_RATE[student or settings.student]} | dict(settings.training)
     return TrainConfig(**values | {"seed": seed, "epochs": epochs})
 
 
@@ -380,17 +395,25 @@ def _member_epochs(epochs: int, k: int) -> int:
 
 def _initial_member(settings: SpecialistSettings, train_set: Sequence[ase.Atoms], k: int) -> Potential:
     from superionic.potentials.registry import load
-    from superionic.training.trainer import initial_potential, refit_species_shifts
+    from superionic.training.trainer import refit_species_shifts
 
     if settings.student == "fine-tune":
         base = load("default")
         base.species_indices([z for a in train_set for z in set(a.numbers)])  # refuses uncovered elements
         return refit_species_shifts(base, list(train_set))
-    model = dict(settings.model)
+    return _fresh_student(settings.model, train_set, settings.seed + k, f"specialist-{k}")
+
+
+def _fresh_student(
+    architecture: dict[str, Any], train_set: Sequence[ase.Atoms], seed: int, name: str
+) -> Potential:
+    from superionic.training.trainer import initial_potential
+
+    model = dict(architecture)
     model["species"] = sorted(
         {s for a in train_set for s in a.get_chemical_symbols()}, key=lambda s: atomic_numbers[s]
     )
-    return initial_potential(list(train_set), model, seed=settings.seed + k, name=f"specialist-{k}")
+    return initial_potential(list(train_set), model, seed=seed, name=name)
 
 
 def _md_frames(
@@ -604,17 +627,31 @@ def build_specialist(
 
     if settings.epochs_final > 0:
         t0 = time.perf_counter()
-        say(f"final fit of the specialist: {settings.epochs_final} epochs on {len(train_set)} configurations")
-        members[0] = train(
-            members[0],
+        seed = settings.seed + FINAL_FIT_SEED_OFFSET
+        fresh = settings.final_model is not None
+        say(
+            f"final fit of the specialist: {settings.epochs_final} epochs on {len(train_set)} configurations"
+            + (f", a fresh {settings.final_model.get('num_layers', '?')}-layer student" if fresh else "")
+        )
+        start = (
+            _fresh_student(settings.final_model, train_set, seed, "specialist-final") if fresh else members[0]
+        )
+        final = train(
+            start,
             train_set,
             val_set,
-            _train_config(settings, settings.seed + FINAL_FIT_SEED_OFFSET, settings.epochs_final),
+            _train_config(settings, seed, settings.epochs_final, "fresh" if fresh else None),
             workdir / "final_member0",
             progress=False,
         ).best
+        # A final student of another architecture cannot join the rounds' committee (one architecture per
+        # committee): the committee then stays as the last round left it.
+        members[0] = final if final.config == members[0].config else members[0]
+        specialist_member = final
+    else:
+        specialist_member = members[0]
         timings["training_s"] += time.perf_counter() - t0
-    validation = evaluate(members[0], val_set)
+    validation = evaluate(specialist_member, val_set)
     # The teacher's labels are the costly part: keep them, so a specialist can be retrained or extended
     # (training.read_labelled reads these files) without labelling again.
     ase.io.write(workdir / "training_data.extxyz", train_set, format="extxyz")
@@ -641,7 +678,9 @@ def build_specialist(
         "wall_time_s": {k: round(v, 1) for k, v in timings.items()}
         | {"total_s": round(time.perf_counter() - t_start, 1)},
     }
-    specialist = Potential(members[0].config, members[0].params, "specialist", {"specialist_card": card})
+    specialist = Potential(
+        specialist_member.config, specialist_member.params, "specialist", {"specialist_card": card}
+    )
     path = save(specialist, workdir / "specialist.npz")
     (workdir / "specialist.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
     return SpecialistResult(specialist, Committee(tuple(members)), card, path)

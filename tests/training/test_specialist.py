@@ -173,6 +173,44 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     )  # errors measured, smaller than forces
 
 
+def test_the_final_fit_can_be_a_fresh_student_of_another_architecture(li2o, tmp_path):
+    """final_model: the rounds run the fast 1-layer student, the final fit trains a fresh 2-layer one from
+    scratch on all the data, and that one is the saved specialist; the rounds' committee keeps its own."""
+    teacher = load("default")
+    settings = SpecialistSettings(
+        temperatures_K=(900.0,),
+        initial_structures=16,
+        model=TINY_STUDENT,
+        final_model=TINY_STUDENT | {"num_layers": 2},
+        committee_size=2,
+        epochs_initial=4,
+        epochs_per_round=2,
+        epochs_final=8,
+        max_rounds=1,
+        time_budget_s=0.0,
+        md_ps_per_round=0.1,
+        teacher_md_ps=0.1,
+        teacher_md_frames=4,
+        frames_per_round=4,
+        md_equilibration_ps=0.0,
+        training={"batch_size": 4, "learning_rate": 1e-2, "ema_decay": 0.5},
+    )
+    result = build_specialist([li2o], teacher, settings, tmp_path / "spec")
+    assert result.potential.config.num_layers == 2
+    assert all(m.config.num_layers == 1 for m in result.committee.members)
+    saved = load(result.path)
+    assert saved.config.num_layers == 2
+    assert result.card["settings"]["final_model"]["num_layers"] == 2
+    history = (tmp_path / "spec" / "final_member0" / "history.jsonl").read_text().splitlines()
+    val = [float(line.split('"val_forces_mae_meV_per_A": ')[1].split(",")[0]) for line in history]
+    # trained from scratch, it learned: its best epoch is well under its first
+    assert len(val) == 8 and min(val) < 0.8 * val[0]
+    # the card's validation error is the saved specialist's
+    assert result.card["validation"]["forces_mae_meV_per_A"] == pytest.approx(min(val), rel=1e-3)
+    with pytest.raises(ValueError, match="final_model needs epochs_final"):
+        dataclasses.replace(settings, epochs_final=0)
+
+
 def test_audit_warns_when_a_bad_student_misses(li2o, teacher, tmp_path):
     bad = load("default")
     params = dict(bad.params)
