@@ -17,6 +17,7 @@ Results go to ``docs/reference/specialist_vs_teacher.json`` (numbers only). Each
     python scripts/specialist_validation.py                      # every material with a teacher result
     python scripts/specialist_validation.py --only Li3N-vac --student fresh
     python scripts/specialist_validation.py --only Li3N-vac@900-1100-1300K-10ps    # the framework scan
+    python scripts/specialist_validation.py --only LGPS --preset paper --final-num-layers 3 --epochs-final 60
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ def log_interval_agreement(d_a: float, ci_a, d_b: float, ci_b) -> tuple[float, b
 
 
 def run_material(
-    name: str, teacher_row: dict, teacher, preset: str, student: str, num_layers: int | None = None
+    name: str,
+    teacher_row: dict,
+    teacher,
+    preset: str,
+    student: str,
+    num_layers: int | None = None,
+    final_num_layers: int | None = None,
+    epochs_final: int | None = None,
 ) -> dict:
     import ase.io
 
@@ -54,7 +62,7 @@ def run_material(
 
     # One folder per (material, preset, student, depth): the MD restarts from what it finds there, so two
     # students must never share one.
-    work = WORK / f"{name}-{preset}-{student}{layers_tag(num_layers)}"
+    work = WORK / f"{name}-{preset}-{student}{variant_tag(num_layers, final_num_layers, epochs_final)}"
     work.mkdir(parents=True, exist_ok=True)
     cell = ase.io.read(REPO / teacher_row["cell"])
     # A framework scan row (teacher_reference.py --temperatures) holds several temperatures.
@@ -67,6 +75,12 @@ def run_material(
         student=student,
         **SPECIALIST_PRESETS[preset],
         **({} if num_layers is None else {"model": {**SPECIALIST_MODEL, "num_layers": num_layers}}),
+        **(
+            {}
+            if final_num_layers is None
+            else {"final_model": {**SPECIALIST_MODEL, "num_layers": final_num_layers}}
+        ),
+        **({} if epochs_final is None else {"epochs_final": epochs_final}),
     )
     built = build_specialist(
         [cell], teacher, settings, work / "specialist", progress=lambda m: print(f"[{name}] {m}", flush=True)
@@ -100,6 +114,8 @@ def run_material(
             "preset": preset,
             "student": student,
             "num_layers": settings.model["num_layers"],
+            "final_num_layers": (settings.final_model or settings.model)["num_layers"],
+            "epochs_final": settings.epochs_final,
             "stop_reason": built.card["stop_reason"],
             "rounds": len(built.card["rounds"]),
             "training_structures": built.card["data"]["training_structures"],
@@ -115,9 +131,14 @@ def run_material(
     return {**summary, **comparisons[0]}
 
 
-def layers_tag(num_layers: int | None) -> str:
-    """Suffix of a result key and work folder for a student depth other than the preset's (empty for it)."""
-    return "" if num_layers is None else f"-L{num_layers}"
+def variant_tag(num_layers: int | None, final_num_layers: int | None, epochs_final: int | None) -> str:
+    """Suffix of a result key and work folder for a build other than the preset's (empty for it): -L3 for
+    3-layer students throughout, -final-L3 for a 3-layer final fit, -E60 for a 60-epoch final fit."""
+    return (
+        ("" if num_layers is None else f"-L{num_layers}")
+        + ("" if final_num_layers is None else f"-final-L{final_num_layers}")
+        + ("" if epochs_final is None else f"-E{epochs_final}")
+    )
 
 
 def compare(row, teacher_row: dict) -> dict:
@@ -155,6 +176,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--num-layers", type=int, help="interaction layers of a fresh student (default: the specialist's own)"
     )
+    parser.add_argument(
+        "--final-num-layers",
+        type=int,
+        help="a fresh student with this many layers for the final fit, from scratch on all the data",
+    )
+    parser.add_argument("--epochs-final", type=int, help="epochs of the final fit (default: the preset's)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from superionic.potentials import load
@@ -164,7 +191,8 @@ def main(argv=None) -> int:
     results = json.loads(out_path.read_text()) if out_path.is_file() else {}
     teacher = load("sevennet-0")
     for name, teacher_row in teacher_results.items():
-        key = f"{name}/{args.preset}/{args.student}{layers_tag(args.num_layers)}"
+        tag = variant_tag(args.num_layers, args.final_num_layers, args.epochs_final)
+        key = f"{name}/{args.preset}/{args.student}{tag}"
         if (args.only and name not in args.only) or key in results:
             continue
         results[key] = run_material(name, teacher_row, teacher, args.preset, args.student, args.num_layers)
