@@ -195,7 +195,16 @@ def main(argv=None) -> int:
         key = f"{name}/{args.preset}/{args.student}{tag}"
         if (args.only and name not in args.only) or key in results:
             continue
-        results[key] = run_material(name, teacher_row, teacher, args.preset, args.student, args.num_layers)
+        results[key] = run_material(
+            name,
+            teacher_row,
+            teacher,
+            args.preset,
+            args.student,
+            args.num_layers,
+            args.final_num_layers,
+            args.epochs_final,
+        )
         # merged into the file as it is now: another run may have written it during this hour-long build
         on_disk = json.loads(out_path.read_text()) if out_path.is_file() else {}
         out_path.write_text(json.dumps({**on_disk, key: results[key]}, indent=2, default=float) + "\n")

@@ -625,6 +625,7 @@ def build_specialist(
 
     from superionic.training.trainer import evaluate
 
+    specialist_member = members[0]
     if settings.epochs_final > 0:
         t0 = time.perf_counter()
         seed = settings.seed + FINAL_FIT_SEED_OFFSET
@@ -646,10 +647,9 @@ def build_specialist(
         ).best
         # A final student of another architecture cannot join the rounds' committee (one architecture per
         # committee): the committee then stays as the last round left it.
-        members[0] = final if final.config == members[0].config else members[0]
+        if final.config == members[0].config:
+            members[0] = final
         specialist_member = final
-    else:
-        specialist_member = members[0]
         timings["training_s"] += time.perf_counter() - t0
     validation = evaluate(specialist_member, val_set)
     # The teacher's labels are the costly part: keep them, so a specialist can be retrained or extended
