@@ -69,11 +69,8 @@ def run_material(
     teacher_rows = sorted(teacher_row.get("per_temperature", [teacher_row]), key=lambda r: r["temperature_K"])
     temperatures = [row["temperature_K"] for row in teacher_rows]
     t0 = time.perf_counter()
-    settings = SpecialistSettings(
-        temperatures_K=tuple(temperatures),
-        seed=teacher_row["seed"],
-        student=student,
-        **SPECIALIST_PRESETS[preset],
+    # The flags override the preset's values (one dict, so a flag and the preset may name the same field).
+    overrides = {
         **({} if num_layers is None else {"model": {**SPECIALIST_MODEL, "num_layers": num_layers}}),
         **(
             {}
@@ -81,6 +78,12 @@ def run_material(
             else {"final_model": {**SPECIALIST_MODEL, "num_layers": final_num_layers}}
         ),
         **({} if epochs_final is None else {"epochs_final": epochs_final}),
+    }
+    settings = SpecialistSettings(
+        temperatures_K=tuple(temperatures),
+        seed=teacher_row["seed"],
+        student=student,
+        **{**SPECIALIST_PRESETS[preset], **overrides},
     )
     built = build_specialist(
         [cell], teacher, settings, work / "specialist", progress=lambda m: print(f"[{name}] {m}", flush=True)
