@@ -72,11 +72,7 @@ def run_material(
     # The flags override the preset's values (one dict, so a flag and the preset may name the same field).
     overrides = {
         **({} if num_layers is None else {"model": {**SPECIALIST_MODEL, "num_layers": num_layers}}),
-        **(
-            {}
-            if final_num_layers is None
-            else {"final_model": {**SPECIALIST_MODEL, "num_layers": final_num_layers}}
-        ),
+        **({} if final_num_layers is None else {"final_model": {"num_layers": final_num_layers}}),
         **({} if epochs_final is None else {"epochs_final": epochs_final}),
     }
     settings = SpecialistSettings(
@@ -117,7 +113,7 @@ def run_material(
             "preset": preset,
             "student": student,
             "num_layers": settings.model["num_layers"],
-            "final_num_layers": (settings.final_model or settings.model)["num_layers"],
+            "final_num_layers": (settings.final_architecture or settings.model)["num_layers"],
             "epochs_final": settings.epochs_final,
             "stop_reason": built.card["stop_reason"],
             "rounds": len(built.card["rounds"]),

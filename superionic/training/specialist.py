@@ -39,6 +39,7 @@ import ase.io
 import numpy as np
 from ase.data import atomic_numbers
 
+from superionic.potentials.config import NequIPConfig
 from superionic.potentials.potential import Potential
 from superionic.training.audit import compare
 from superionic.training.committee import Committee
@@ -95,9 +96,9 @@ class SpecialistSettings:
       epochs_final: after the last round, the specialist (member 0) is trained this many more epochs on all
         the data, with a full learning-rate schedule (0: none). The rounds' short trainings only have to find
         the next frames; the production MD runs with this final fit.
-      final_model: architecture (a :data:`SPECIALIST_MODEL`-style dict) of a fresh student that the final fit
-        trains from scratch on all the data, at the fresh student's learning rate, instead of member 0 going
-        on; None: member 0 goes on. The rounds need a fast student, the production MD an accurate one: on the
+      final_model: fields that differ from ``model`` (e.g. ``{"num_layers": 3}``) of a fresh student that
+        the final fit trains from scratch on all the data, at the fresh student's learning rate, instead of
+        member 0 going on; None: member 0 goes on. The rounds need a fast student, the production MD an accurate one: on the
         LGPS `paper` build's 267 structures a 3-layer student trained from scratch for 60 epochs audited at
         33.6 meV/Å on its own MD, the 2-layer specialist at 41.9, and a build with 3-layer students in the
         rounds too at 51.9 (4 rounds in its budget instead of 6; docs/benchmarks/specialist_training.md).
@@ -180,6 +181,16 @@ class SpecialistSettings:
             raise ValueError("initial_structures must be >= 8")
         if self.final_model is not None and self.epochs_final < 1:
             raise ValueError("final_model needs epochs_final >= 1: the final fit trains it from scratch")
+        unknown = set(self.final_model or {}) - {f.name for f in dataclasses.fields(NequIPConfig)}
+        if unknown:
+            raise ValueError(
+                f"final_model has unknown fields {sorted(unknown)}: it takes NequIPConfig fields"
+            )
+
+    @property
+    def final_architecture(self) -> dict[str, Any] | None:
+        """The final fit's fresh student: ``model`` with ``final_model``'s fields (None: no fresh student)."""
+        return None if self.final_model is None else {**self.model, **self.final_model}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -632,10 +643,12 @@ def build_specialist(
         fresh = settings.final_model is not None
         say(
             f"final fit of the specialist: {settings.epochs_final} epochs on {len(train_set)} configurations"
-            + (f", a fresh {settings.final_model.get('num_layers', '?')}-layer student" if fresh else "")
+            + (f", a fresh {settings.final_architecture['num_layers']}-layer student" if fresh else "")
         )
         start = (
-            _fresh_student(settings.final_model, train_set, seed, "specialist-final") if fresh else members[0]
+            _fresh_student(settings.final_architecture, train_set, seed, "specialist-final")
+            if fresh
+            else members[0]
         )
         final = train(
             start,

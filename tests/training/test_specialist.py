@@ -181,7 +181,7 @@ def test_the_final_fit_can_be_a_fresh_student_of_another_architecture(li2o, tmp_
         temperatures_K=(900.0,),
         initial_structures=16,
         model=TINY_STUDENT,
-        final_model=TINY_STUDENT | {"num_layers": 2},
+        final_model={"num_layers": 2},
         committee_size=2,
         epochs_initial=4,
         epochs_per_round=2,
@@ -209,6 +209,8 @@ def test_the_final_fit_can_be_a_fresh_student_of_another_architecture(li2o, tmp_
     assert result.card["validation"]["forces_mae_meV_per_A"] == pytest.approx(min(val), rel=1e-3)
     with pytest.raises(ValueError, match="final_model needs epochs_final"):
         dataclasses.replace(settings, epochs_final=0)
+    with pytest.raises(ValueError, match=r"final_model has unknown fields \['layers'\]"):
+        dataclasses.replace(settings, final_model={"layers": 3})
 
 
 def test_audit_warns_when_a_bad_student_misses(li2o, teacher, tmp_path):
