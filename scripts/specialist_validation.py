@@ -152,6 +152,11 @@ def compare(row, teacher_row: dict) -> dict:
         "temperature_K": teacher_row["temperature_K"],
         "D_tracer_cm2_per_s": {"specialist": d_s, "teacher": d_t},
         "D_tracer_cm2_per_s_ci95": {"specialist": list(ci_s) if ci_s else None, "teacher": ci_t},
+        # the bound that stands in for D where no hop was resolved
+        "D_tracer_cm2_per_s_upper95": {
+            "specialist": row.D_tracer_cm2_per_s_upper95,
+            "teacher": teacher_row.get("D_tracer_cm2_per_s_upper95"),
+        },
         "D_ratio_specialist_over_teacher": ratio,
         "D_within_combined_ci95": agree,
         "D_within_factor_1_5": None if ratio is None else bool(1 / 1.5 <= ratio <= 1.5),

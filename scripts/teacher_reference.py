@@ -160,6 +160,8 @@ def run_material(
             "D_tracer_cm2_per_s_ci95": list(row.D_tracer_cm2_per_s_ci95)
             if row.D_tracer_cm2_per_s_ci95
             else None,
+            # when no hop is resolved, D is only bounded from above
+            "D_tracer_cm2_per_s_upper95": row.D_tracer_cm2_per_s_upper95,
             "framework_rms_displacement_A": row.framework_rms_displacement_A,
             "warnings": list(row.warnings),
         }

@@ -400,12 +400,15 @@ def fit_diffusion(
     to_d = 1.0 / (2 * dimensions)  # MSD = 2·dims·D·t
     low, high = variance_interval(fit.slope_per_ps, fit.slope_variance_coeffs)
     upper = variance_interval(fit.slope_per_ps, fit.slope_variance_coeffs, Z95_ONE_SIDED)[1]
-    if not np.isfinite(low):
-        # no positive slope is compatible (ŝ well below 0): bound it with the variance at the apparent MSD/t
+    if not np.isfinite(low) or np.isnan(upper):
+        # No positive slope is compatible (ŝ well below 0), by the two-sided test or only by the narrower
+        # one-sided one (caged ions: the two-sided interval can be (0, inf) while the one-sided finds no s):
+        # bound it with the variance at the apparent MSD/t.
         apparent = float(msd[fit.lags[-1]] / (fit.lags[-1] * frame_interval_ps))
         a, b, c = fit.slope_variance_coeffs
-        low, high = 0.0, Z95 * np.sqrt(a * apparent**2 + b * apparent + c)
         upper = Z95_ONE_SIDED * np.sqrt(a * apparent**2 + b * apparent + c)
+        if not np.isfinite(low):
+            low, high = 0.0, Z95 * np.sqrt(a * apparent**2 + b * apparent + c)
     model_relative_se = relative_se = _relative(fit.slope_se_per_ps, fit.slope_per_ps)
     block_d = _block_diffusion(
         walkers,

@@ -118,7 +118,8 @@ class TemperatureResult:
 
     @property
     def D_tracer_cm2_per_s_upper95(self) -> float:
-        """One-sided 95 % upper bound; when no hops were seen, at least the 3-hop Poisson detection limit."""
+        """One-sided 95 % upper bound; when no hops were seen, at least the 3-hop Poisson detection limit
+        (and that limit alone when the MSD gives no finite bound)."""
         detection_limit_A2_per_ps = (
             MIN_HOPS_OBSERVED
             * self.hop_length_A**2
@@ -126,7 +127,8 @@ class TemperatureResult:
         )
         bound = self.tracer.D_A2_per_ps_upper95
         if not self.diffusion_observed:
-            bound = max(bound, detection_limit_A2_per_ps)
+            # With few ions the MSD's variance model may bound nothing (inf); the hop count still does.
+            bound = max(bound, detection_limit_A2_per_ps) if np.isfinite(bound) else detection_limit_A2_per_ps
         return tracer_D_to_cm2_per_s(bound)
 
     @property

@@ -156,3 +156,15 @@ def test_too_short_trajectory_is_refused_with_a_clear_message():
     walks = gaussian_walks(np.random.default_rng(0), 1, 4, 3, 0.1, DT_PS)[0]
     with pytest.raises(ValueError, match="too short"):
         fit_diffusion(walks, DT_PS)
+
+
+def test_caged_walkers_get_an_upper_bound_that_is_a_number():
+    """Two walkers caged in place (no diffusion; this seed's fitted slope is negative): the one-sided bound
+    is a number or inf, never NaN (it was NaN while the two-sided interval was (0, inf))."""
+    rng = np.random.default_rng(1)
+    walkers = np.zeros((1001, 2, 3))
+    for t in range(1, len(walkers)):  # an Ornstein–Uhlenbeck rattle about fixed sites
+        walkers[t] = 0.7 * walkers[t - 1] + rng.normal(0.0, 0.2, (2, 3))
+    fit = fit_diffusion(walkers, 0.02)
+    assert fit.D_A2_per_ps < 0
+    assert not np.isnan(fit.D_A2_per_ps_upper95) and fit.D_A2_per_ps_upper95 > 0
