@@ -98,10 +98,11 @@ class SpecialistSettings:
         the next frames; the production MD runs with this final fit.
       final_model: fields that differ from ``model`` (e.g. ``{"num_layers": 3}``) of a fresh student that
         the final fit trains from scratch on all the data, at the fresh student's learning rate, instead of
-        member 0 going on; None: member 0 goes on. The rounds need a fast student, the production MD an accurate one: on the
-        LGPS `paper` build's 267 structures a 3-layer student trained from scratch for 60 epochs audited at
-        33.6 meV/Å on its own MD, the 2-layer specialist at 41.9, and a build with 3-layer students in the
-        rounds too at 51.9 (4 rounds in its budget instead of 6; docs/benchmarks/specialist_training.md).
+        member 0 going on; None: member 0 goes on. The rounds need a fast student, the production MD an
+        accurate one. Whole LGPS `paper` builds, audited on the specialist's own 1000 K MD: a fresh 3-layer
+        final student (60 epochs) 37.4 meV/Å, the 2-layer member 0 trained on (160 epochs) 41.9, 3-layer
+        students in the rounds too 51.9 (4 rounds in its budget instead of 6). The `paper` preset uses
+        ``{"num_layers": 3}`` (docs/benchmarks/specialist_training.md).
       max_rounds: active-learning rounds at most.
       md_ps_per_round: student MD per round (ps), on the labelling cell(s).
       teacher_md_ps / teacher_md_frames: a short MD of the teacher itself at 1.1 x the highest temperature
