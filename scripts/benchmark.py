@@ -313,6 +313,16 @@ def machine() -> dict:
     return info
 
 
+CONTENDERS = (
+    "superionic:default",
+    "superionic:sevennet-0",
+    "sevennet-ase",
+    "chgnet-ase",
+    "training-step",
+    "labelling",
+)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -320,11 +330,24 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--atoms", type=int, nargs="+", default=[96, 960], help=f"Li2S cell sizes: {sorted(REPEATS)}"
     )
-    parser.add_argument("--only", nargs="+", help="contender names to run (default: all)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        help=f"contender names to run (default: all): {' '.join(CONTENDERS)}, or superionic:CHECKPOINT.npz "
+        "(e.g. two specialists side by side)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--min-seconds", type=float, default=10.0, help="per contender per round")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
+    checkpoints = [n.removeprefix("superionic:") for n in args.only or [] if n not in CONTENDERS]
+    unknown = [n for n in args.only or [] if n not in CONTENDERS and not n.startswith("superionic:")]
+    missing = [p for p in checkpoints if not Path(p).is_file()]
+    if unknown or missing:
+        parser.error(
+            f"unknown contender(s) {unknown + [f'superionic:{p}' for p in missing]}: choose from "
+            f"{', '.join(CONTENDERS)} or superionic:PATH to an existing checkpoint"
+        )
     warnings.filterwarnings("ignore")
     import jax
     import torch
@@ -352,6 +375,8 @@ def main(argv=None) -> int:
         for name in ("default", "sevennet-0"):
             if wanted(f"superionic:{name}"):
                 contenders.append(md_contender(name, atoms, steps[name]))
+        for path in checkpoints:  # small students, as the default
+            contenders.append(md_contender(path, atoms, steps["default"]))
         if wanted("sevennet-ase"):
             contenders.append(ase_contender("sevennet-ase", atoms, sevennet_calculator))
         if wanted("chgnet-ase"):

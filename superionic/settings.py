@@ -75,8 +75,8 @@ SPECIALIST_PRESETS: dict[str, dict[str, Any]] = {
 # disordered state bought ~2 meV/Å (session 11). The rounds keep the fast 2-layer committee; the final fit is a
 # fresh 3-layer student trained from scratch on all the data. Whole LGPS builds (audit on the specialist's own
 # 1000 K MD, scripts/specialist_validation.py): 2-layer final fit of 160 epochs 41.9 meV/Å; 3-layer students in
-# every round 51.9 (4 rounds fit the budget); this 37.4, D 0.96x SevenNet-0's. Its MD is slower (1,240
-# atom-steps/s on a shared CPU, the 2-layer student 4,910 on a quiet one; not yet measured side by side).
+# every round 51.9 (4 rounds fit the budget); this 37.4, D 0.96x SevenNet-0's. Its MD is 3.7x slower (side by
+# side on 96 atoms: 1,848 against 6,860 atom-steps/s; docs/benchmarks/benchmark_cpu_specialist_depth.json).
 SPECIALIST_PRESETS["paper"] = {
     **SPECIALIST_PRESETS["standard"],
     "epochs_final": 60,
