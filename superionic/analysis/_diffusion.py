@@ -406,9 +406,10 @@ def fit_diffusion(
         # bound it with the variance at the apparent MSD/t.
         apparent = float(msd[fit.lags[-1]] / (fit.lags[-1] * frame_interval_ps))
         a, b, c = fit.slope_variance_coeffs
-        upper = Z95_ONE_SIDED * np.sqrt(a * apparent**2 + b * apparent + c)
+        apparent_se = np.sqrt(a * apparent**2 + b * apparent + c)
+        upper = Z95_ONE_SIDED * apparent_se
         if not np.isfinite(low):
-            low, high = 0.0, Z95 * np.sqrt(a * apparent**2 + b * apparent + c)
+            low, high = 0.0, Z95 * apparent_se
     model_relative_se = relative_se = _relative(fit.slope_se_per_ps, fit.slope_per_ps)
     block_d = _block_diffusion(
         walkers,
