@@ -95,13 +95,26 @@ def temperatures_below_melting(
     return tuple(float(round(t)) for t in below if t >= LOWEST_LADDER_TEMPERATURE_K)
 
 
-def _run_md(system, potential, config, folder: Path):
+def _run_md(system, potential, config, folder: Path, checkpoint: Path | None = None):
+    """``md.run``; a blow-up becomes an :class:`EstimateError` that says what to do. ``checkpoint``: where the
+    MD potential is saved, when it is a specialist."""
     from superionic import md
 
     try:
         return md.run(system, potential, config, folder, overwrite=True)
     except md.MDInstabilityError as err:
-        raise EstimateError(f"MD blew up: {err}") from err
+        if "specialist_card" not in potential.provenance:
+            raise EstimateError(f"MD blew up: {err}") from err
+        # A specialist that blows up has met configurations its training data never covered (measured: a
+        # 3-layer LGPS student let two PS4 tetrahedra collapse into each other after 9.5 ps at 1000 K, a
+        # P-P/S-S approach that none of its 270 labelled structures held). Its numbers would not be the
+        # reference's, so no report is written.
+        where = f" ({checkpoint})" if checkpoint else ""
+        raise EstimateError(
+            f"MD with the specialist{where} blew up, so it reached configurations its training data did not "
+            f"cover: {str(err).split(' Check the structure')[0].rstrip('. ')}. Rerun with another --seed (a new build and trajectory), a "
+            "larger --preset, or --engine direct (the reference itself: exact, 50-100x slower on a CPU)"
+        ) from err
 
 
 def _ordered(structure, potential, settings: EstimateSettings, charges, species: str, log):
@@ -210,7 +223,8 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         f"MD: {system.n_atoms} atoms, {len(config.temperatures_K)} temperature(s) x {settings.replicas} "
         f"replica(s), {settings.equilibration_ps:g} + {settings.production_ps:g} ps at {settings.timestep_fs:g} fs"
     )
-    result = _run_md(system, md_potential, config, out / "trajectories")
+    checkpoint = specialist.path if specialist is not None else Path(settings.potential)
+    result = _run_md(system, md_potential, config, out / "trajectories", checkpoint)
     timing["md_s"] = result.wall_s
     warn(*result.warnings)
     trajectories, members = list(result.trajectories), list(result.members)
@@ -234,6 +248,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             md_potential,
             dataclasses.replace(config, temperatures_K=lower),
             out / "trajectories_below",
+            checkpoint,
         )
         timing["md_s"] += below.wall_s
         warn(*below.warnings)

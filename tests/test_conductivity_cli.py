@@ -143,8 +143,8 @@ def test_cell_too_small(capsys, tmp_path, tiny_potential):
     assert not (tmp_path / "report.json").exists()
 
 
-def test_md_blow_up_is_reported_with_temperature(capsys, tmp_path):
-    """A potential with absurd forces: the MD must stop with a clear error and leave no report."""
+def _exploding_potential(provenance=None) -> Potential:
+    """A tiny Li-N model whose energies are scaled 10^4: its MD blows up within steps."""
     config = NequIPConfig(
         species=("Li", "N"),
         num_layers=1,
@@ -157,7 +157,12 @@ def test_md_blow_up_is_reported_with_temperature(capsys, tmp_path):
     )
     params = init_params(config, jax.random.PRNGKey(1))
     params["species_scale_eV"] = params["species_scale_eV"] * 1e4
-    path = save(Potential(config, params, name="exploding"), tmp_path / "exploding.npz")
+    return Potential(config, params, name="exploding", provenance=provenance or {})
+
+
+def test_md_blow_up_is_reported_with_temperature(capsys, tmp_path):
+    """A potential with absurd forces: the MD must stop with a clear error and leave no report."""
+    path = save(_exploding_potential(), tmp_path / "exploding.npz")
     code, _, err = run(
         [
             "estimate",
@@ -181,6 +186,22 @@ def test_md_blow_up_is_reported_with_temperature(capsys, tmp_path):
     )
     assert_one_line_error(code, err, "MD blew up")
     assert "1000" in err
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_specialist_blow_up_names_the_specialist_and_what_to_do(capsys, tmp_path):
+    """A specialist's blow-up means its data missed what its MD reached: the error says so, names its
+    checkpoint and the ways out, and leaves no report."""
+    card = {"kind": "superionic specialist", "material": ["Li3N"]}
+    path = save(_exploding_potential({"specialist_card": card}), tmp_path / "specialist.npz")
+    code, _, err = run(
+        ["estimate", REPO / "examples" / "Li3N.cif", "--potential", path, "--no-relax", "--temperatures", "1000",
+         "--time", "0.2ps", "--equilibration", "0ps", "--no-progress", "--out", tmp_path / "out"],
+        capsys,
+    )  # fmt: skip
+    assert_one_line_error(code, err, "MD with the specialist")
+    assert str(path) in err and "--engine direct" in err and "--seed" in err
+    assert "Check the structure" not in err  # the generic advice does not apply to a specialist
     assert not (tmp_path / "out" / "report.json").exists()
 
 
