@@ -112,7 +112,7 @@ def _run_md(system, potential, config, folder: Path, checkpoint: Path | None = N
         where = f" ({checkpoint})" if checkpoint else ""
         raise EstimateError(
             f"MD with the specialist{where} blew up, so it reached configurations its training data did not "
-            f"cover: {str(err).split(' Check the structure')[0].rstrip('. ')}. Rerun with another --seed (a new build and trajectory), a "
+            f"cover: {err.failure.rstrip('.')}. Rerun with another --seed (a new build and trajectory), a "
             "larger --preset, or --engine direct (the reference itself: exact, 50-100x slower on a CPU)"
         ) from err
 
@@ -208,7 +208,7 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         specialist = specialist_for(
             structure, charges, potential, temperatures_K=settings.temperatures_K, mobile_species=species,
             student=settings.student, preset=SPECIALIST_PRESETS[settings.preset], seed=settings.seed,
-            workdir=out / "specialist", log=log,
+            workdir=out / "specialist", production_cell=system.to_atoms(), log=log,
         )  # fmt: skip
         md_potential = specialist.potential
         timing["specialist_s"] = time.perf_counter() - wall_start - sum(timing.values())

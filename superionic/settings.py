@@ -85,6 +85,9 @@ SPECIALIST_PRESETS["paper"] = {
     "epochs_final": 60,
     "final_model": {"num_layers": 3},
     "max_rounds": 6,
+    # Each round's student MD on the production cell itself (188 atoms for LGPS), not on the 47-atom labelling
+    # cell: see SpecialistSettings.rounds_md_cell.
+    "rounds_md_cell": "production",
     "time_budget_s": 3000.0,
 }
 AUDIT_FRAMES = {"quick": 6, "standard": 12, "paper": 12}

@@ -606,6 +606,5 @@ def _fail(r: _Stepper, phase, frames, steps, bad_steps, finite, output) -> None:
         f"{phase}: member T={t:g} K replica {rep} became unstable at step {step} "
         f"(t = {step * r.config.timestep_fs / 1000:.3f} ps of {phase}; kinetic temperature {t_now:.4g} K, limit "
         f"{units.kT_to_K(float(r.max_kT[m])):.4g} K); "
-        + (output.kept(m) if phase == "production" else "no frames were written. ")
-        + "Check the structure and potential, or lower the timestep"
+        + (output.kept(m) if phase == "production" else "no frames were written.").rstrip()
     )

@@ -17,7 +17,23 @@ TEMPERATURE_DRIFT_LIMIT = 0.05
 
 
 class MDInstabilityError(RuntimeError):
-    """The dynamics became non-finite or exploded; frames before the failure are kept in the trajectory files."""
+    """The dynamics became non-finite or exploded; frames before the failure are kept in the trajectory files.
+
+    Attributes:
+      failure: what happened (phase, member, step, kinetic temperature, where the frames before it are).
+      advice: what to do about it; a caller that knows better (e.g. MD of a specialist) gives its own advice
+        with ``failure``.
+    """
+
+    def __init__(
+        self, failure: str, advice: str = "Check the structure and potential, or lower the timestep"
+    ):
+        self.failure = failure
+        self.advice = advice
+        super().__init__(f"{failure} {advice}" if advice else failure)
+
+    def __reduce__(self):  # pickling (e.g. from a worker process) keeps the two parts apart
+        return type(self), (self.failure, self.advice)
 
 
 @dataclasses.dataclass(frozen=True)

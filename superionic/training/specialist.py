@@ -104,7 +104,14 @@ class SpecialistSettings:
         students in the rounds too 51.9 (4 rounds in its budget instead of 6). The `paper` preset uses
         ``{"num_layers": 3}`` (docs/benchmarks/specialist_training.md).
       max_rounds: active-learning rounds at most.
-      md_ps_per_round: student MD per round (ps), on the labelling cell(s).
+      md_ps_per_round: student MD per round (ps).
+      rounds_md_cell: where each round's student MD runs: "labelling" (the labelling cell(s)) or "production"
+        (the production MD's own cell, which the caller passes as ``exploration_cells``; the labelling cells
+        when it passes none). The production cell holds more atoms, so a round meets more of what production
+        will meet: a 3-layer LGPS student whose rounds ran on the 47-atom cell blew up 9.5 ps into its
+        production on the 188-atom cell, where two PS4 units met that none of its labelled structures held.
+        Its rounds label fewer, larger frames (``frames_per_round`` x labelling-cell atoms / production-cell
+        atoms, at least 4), so the labelled atoms and the training cost per round stay the same.
       teacher_md_ps / teacher_md_frames: a short MD of the teacher itself at 1.1 x the highest temperature
         before the first training, and how many of its frames join the first data (0 ps: none).
       frames_per_round: frames labelled per round (the most disputed ones).
@@ -144,6 +151,7 @@ class SpecialistSettings:
     final_model: dict[str, Any] | None = None
     max_rounds: int = 4
     md_ps_per_round: float = 2.0
+    rounds_md_cell: Literal["labelling", "production"] = "labelling"
     teacher_md_ps: float = 0.6
     teacher_md_frames: int = 30
     frames_per_round: int = 24
@@ -174,6 +182,10 @@ class SpecialistSettings:
             raise ValueError(f"temperatures_K must be positive, got {self.temperatures_K}")
         if self.mobile_species not in atomic_numbers:
             raise ValueError(f"unknown mobile species {self.mobile_species!r}")
+        if self.rounds_md_cell not in ("labelling", "production"):
+            raise ValueError(
+                f"rounds_md_cell must be 'labelling' or 'production', got {self.rounds_md_cell!r}"
+            )
         if self.student not in ("fresh", "fine-tune"):
             raise ValueError(f"student must be 'fresh' or 'fine-tune', got {self.student!r}")
         if self.committee_size < 2:
@@ -472,6 +484,18 @@ def _md_frames(
     return frames, blow_ups
 
 
+def _exploration(
+    cells: Sequence[ase.Atoms], exploration_cells: Sequence[ase.Atoms], settings: SpecialistSettings
+) -> tuple[list[ase.Atoms], int]:
+    """The cells of the rounds' MD and the frames each round labels (fewer when the frames are larger, so
+    that the labelled atoms per round stay the same)."""
+    if settings.rounds_md_cell == "labelling" or not exploration_cells:
+        return list(cells), settings.frames_per_round
+    explore = [c.copy() for c in exploration_cells]
+    ratio = np.mean([len(c) for c in cells]) / np.mean([len(c) for c in explore])
+    return explore, max(4, round(settings.frames_per_round * ratio))
+
+
 def _disagreement(committee: Committee, frames: Sequence[ase.Atoms]) -> np.ndarray:
     """Mean force spread (meV/Å) of the committee on each frame."""
     return np.array([1e3 * float(np.mean(r["forces_std"])) for r in committee.evaluate(list(frames))])
@@ -484,10 +508,13 @@ def build_specialist(
     workdir: str | Path,
     progress: Callable[[str], None] | None = None,
     labelled: Sequence[ase.Atoms] = (),
+    exploration_cells: Sequence[ase.Atoms] = (),
 ) -> SpecialistResult:
     """Build a specialist for the material of ``cells`` (ordered, relaxed cells, as small as its physics
     allows: labelling and active-learning MD run on them; ``labelled``: teacher-labelled configurations
-    already at hand, e.g. the frames of the cells' relaxation). See the module docstring."""
+    already at hand, e.g. the frames of the cells' relaxation; ``exploration_cells``: the production MD's
+    cell(s), where the rounds' MD runs when ``settings.rounds_md_cell == "production"``). See the module
+    docstring."""
     from superionic.potentials.checkpoint import save
     from superionic.training.trainer import train
 
@@ -498,6 +525,7 @@ def build_specialist(
     timings = {"sampling_s": 0.0, "labelling_s": 0.0, "training_s": 0.0, "active_learning_md_s": 0.0}
     rng = np.random.default_rng(settings.seed)
     cells = [c.copy() for c in cells]
+    explore_cells, frames_per_round = _exploration(cells, exploration_cells, settings)
 
     t0 = time.perf_counter()
     samples = sample_material(cells, settings.initial_structures, settings, rng)
@@ -566,10 +594,10 @@ def build_specialist(
         t0 = time.perf_counter()
         frames, blow_ups = _md_frames(
             members[0],
-            cells,
+            explore_cells,
             hot,
             settings.md_ps_per_round,
-            4 * settings.frames_per_round,
+            4 * frames_per_round,
             settings.seed + 1000 * round_,
             settings.md_equilibration_ps,
         )
@@ -578,7 +606,7 @@ def build_specialist(
             break
         timings["active_learning_md_s"] += time.perf_counter() - t0
         spread = _disagreement(committee, frames)
-        picked = np.argsort(-spread)[: settings.frames_per_round]
+        picked = np.argsort(-spread)[:frames_per_round]
         chosen = [frames[i] for i in picked]
         t0 = time.perf_counter()
         new = [
@@ -684,6 +712,7 @@ def build_specialist(
             "dropped_over_max_force": len(sampled) - len(kept),
             "teacher_md_blow_ups": teacher_blow_ups,
             "atoms_per_labelling_cell": [len(c) for c in cells],
+            "atoms_per_rounds_md_cell": [len(c) for c in explore_cells],
             "files": ["training_data.extxyz", "validation_data.extxyz"],
         },
         "rounds": rounds,
@@ -714,10 +743,12 @@ def specialist_for(
     preset: dict[str, Any],
     seed: int,
     workdir: str | Path,
+    production_cell: ase.Atoms | None = None,
     log: Callable[[str], None] = print,
 ) -> SpecialistResult:
     """``conductivity estimate``'s specialist step: small cells of ``structure`` relaxed by ``reference``
-    (their relaxation frames join the data), then :func:`build_specialist` with the preset's settings."""
+    (their relaxation frames join the data), then :func:`build_specialist` with the preset's settings
+    (``production_cell``: the production MD's cell, where the rounds' MD runs when the preset says so)."""
     t0 = time.perf_counter()
     cells, relaxation_frames = labelling_cells(
         structure, charges_e, reference, mobile_species=mobile_species, seed=seed
@@ -740,6 +771,7 @@ def specialist_for(
         workdir,
         progress=lambda m: log(f"specialist: {m}"),
         labelled=relaxation_frames,
+        exploration_cells=[] if production_cell is None else [production_cell],
     )
     result.card["wall_time_s"]["cells_s"] = round(
         time.perf_counter() - t0 - result.card["wall_time_s"]["total_s"], 1
