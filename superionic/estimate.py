@@ -95,26 +95,47 @@ def temperatures_below_melting(
     return tuple(float(round(t)) for t in below if t >= LOWEST_LADDER_TEMPERATURE_K)
 
 
-def _run_md(system, potential, config, folder: Path, checkpoint: Path | None = None):
-    """``md.run``; a blow-up becomes an :class:`EstimateError` that says what to do. ``checkpoint``: where the
-    MD potential is saved, when it is a specialist."""
+def _run_md(
+    system,
+    potential,
+    config,
+    folder: Path,
+    checkpoint: Path | None = None,
+    refit: Callable[[Any], Any] | None = None,
+):
+    """``md.run`` → (its result, the potential that ran it); a blow-up becomes an :class:`EstimateError` that
+    says what to do. ``checkpoint``: where the MD potential is saved, when it is a specialist. ``refit``: for a
+    specialist, called with the blow-up's :class:`~superionic.md.MDInstabilityError`; it returns the refitted
+    specialist, with which the MD starts again from the beginning, or None (then the error stands)."""
     from superionic import md
 
-    try:
-        return md.run(system, potential, config, folder, overwrite=True)
-    except md.MDInstabilityError as err:
-        if "specialist_card" not in potential.provenance:
-            raise EstimateError(f"MD blew up: {err}") from err
-        # A specialist that blows up has met configurations its training data never covered (measured: a
-        # 3-layer LGPS student let two PS4 tetrahedra collapse into each other after 9.5 ps at 1000 K, a
-        # P-P/S-S approach that none of its 270 labelled structures held). Its numbers would not be the
-        # reference's, so no report is written.
-        where = f" ({checkpoint})" if checkpoint else ""
-        raise EstimateError(
-            f"MD with the specialist{where} blew up, so it reached configurations its training data did not "
-            f"cover: {err.failure.rstrip('.')}. Rerun with another --seed (a new build and trajectory), a "
-            "larger --preset, or --engine direct (the reference itself: exact, 50-100x slower on a CPU)"
-        ) from err
+    refits = 0
+    while True:
+        try:
+            return md.run(system, potential, config, folder, overwrite=True), potential
+        except md.MDInstabilityError as err:
+            if "specialist_card" not in potential.provenance:
+                raise EstimateError(f"MD blew up: {err}") from err
+            # A specialist that blows up has met configurations its training data never covered (measured: a
+            # 3-layer LGPS student let two PS4 tetrahedra collapse into each other after 9.5 ps at 1000 K, a
+            # P-P/S-S approach that none of its 270 labelled structures held). It learns them and runs again;
+            # when it cannot, its numbers would not be the reference's, so no report is written.
+            refitted = refit(err) if refit is not None else None
+            if refitted is not None:
+                potential, refits = refitted, refits + 1
+                continue
+            where = f" ({checkpoint})" if checkpoint else ""
+            after = (
+                f" after {refits} refit(s) on the configurations that led into earlier blow-ups"
+                if refits
+                else ""
+            )
+            raise EstimateError(
+                f"MD with the specialist{where} blew up{after}, so it reached configurations its training data "
+                f"did not cover: {err.failure.rstrip('.')}. Rerun with another --seed (a new build and "
+                "trajectory), a larger --preset, or --engine direct (the reference itself: exact, 50-100x "
+                "slower on a CPU)"
+            ) from err
 
 
 def _ordered(structure, potential, settings: EstimateSettings, charges, species: str, log):
@@ -224,8 +245,31 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
         f"replica(s), {settings.equilibration_ps:g} + {settings.production_ps:g} ps at {settings.timestep_fs:g} fs"
     )
     checkpoint = specialist.path if specialist is not None else Path(settings.potential)
-    result = _run_md(system, md_potential, config, out / "trajectories", checkpoint)
-    timing["md_s"] = result.wall_s
+    refit = None
+    if specialist is not None:
+        from superionic.training.specialist import refit_after_blow_up
+
+        def refit(err):
+            nonlocal specialist
+            warn(
+                f"the specialist's MD blew up ({err.failure.rstrip('.')}): {potential.name} labels the "
+                "configurations that led there, the specialist is refitted on them and its MD starts again"
+            )
+            refitted = refit_after_blow_up(
+                specialist,
+                potential,
+                err.frames_before,
+                err.failure,
+                progress=lambda m: log(f"specialist: {m}"),
+            )
+            if refitted is None:
+                return None
+            specialist = refitted
+            return refitted.potential
+
+    t_md = time.perf_counter()
+    result, md_potential = _run_md(system, md_potential, config, out / "trajectories", checkpoint, refit)
+    timing["md_s"] = time.perf_counter() - t_md  # with the MD lost to blow-ups and the refits
     warn(*result.warnings)
     trajectories, members = list(result.trajectories), list(result.members)
     transport = analysis.analyze(trajectories, species=species, charge_e=charges[species])
@@ -243,14 +287,15 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
             f"the framework melted at {melted}, leaving fewer than two crystal temperatures: running "
             f"{', '.join(f'{t:g} K' for t in lower)} as well (--no-lower-when-melted to skip)"
         )
-        below = _run_md(
+        t_md = time.perf_counter()
+        below, md_potential = _run_md(
             system,
             md_potential,
             dataclasses.replace(config, temperatures_K=lower),
             out / "trajectories_below",
-            checkpoint,
+            checkpoint,  # no refit here: the trajectories above ran with this specialist, and must stay its
         )
-        timing["md_s"] += below.wall_s
+        timing["md_s"] += time.perf_counter() - t_md
         warn(*below.warnings)
         trajectories += below.trajectories
         members += below.members

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import jax
+import numpy as np
 import pytest
 
 from superionic.cli import conductivity
@@ -203,6 +204,52 @@ def test_specialist_blow_up_names_the_specialist_and_what_to_do(capsys, tmp_path
     assert str(path) in err and "--engine direct" in err and "--seed" in err
     assert "Check the structure" not in err  # the generic advice does not apply to a specialist
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_a_specialist_that_blows_up_is_refitted_and_its_md_started_again(tiny_potential, tmp_path):
+    """The estimate's MD step: a specialist's blow-up hands the configurations before it to the refit, and the
+    MD starts again from the beginning with what the refit returns; when the refit gives up, the error says
+    how many refits came before."""
+    from ase.io import read
+
+    from superionic import md
+    from superionic.estimate import EstimateError, _run_md
+    from superionic.potentials import load
+
+    card = {"specialist_card": {"kind": "superionic specialist", "material": ["Li3N"]}}
+    sane = load(tiny_potential)
+    sane = Potential(sane.config, sane.params, "specialist", card)
+    system = md.prepare_system(
+        read(REPO / "examples" / "Li3N.cif"), 3.5, 0.5, supercell=(2, 2, 2), charges_e={"Li": 1, "N": -3}
+    )
+    config = md.MDConfig(
+        temperatures_K=(600.0,), production_ps=0.1, equilibration_ps=0.0, save_every_fs=10.0, progress=False
+    )
+    handed = []
+
+    def refit(err):
+        handed.append(err.frames_before)
+        return sane
+
+    result, used = _run_md(
+        system, _exploding_potential(card), config, tmp_path / "md", tmp_path / "s.npz", refit
+    )
+    assert used is sane and len(handed) == 1
+    assert handed[0] and set(handed[0][-1].get_chemical_symbols()) == {"Li", "N"}
+    assert len(handed[0][-1]) == system.n_atoms
+    (trajectory,) = result.trajectories  # the whole run again, with the refitted potential
+    assert len(trajectory.steps) == 11 and np.isfinite(trajectory.positions_A).all()
+
+    outcomes = iter([_exploding_potential(card), None])
+    with pytest.raises(EstimateError, match=r"blew up after 1 refit\(s\) on the configurations"):
+        _run_md(
+            system,
+            _exploding_potential(card),
+            config,
+            tmp_path / "md2",
+            tmp_path / "s.npz",
+            lambda e: next(outcomes),
+        )
 
 
 def test_analyze_writes_report_and_table(capsys, tmp_path):

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import jax
 import jax.numpy as jnp
 import numpy as np
+from ase import Atoms
 from jax_md import space
 
 import superionic
@@ -570,7 +571,7 @@ def _run_phase(
             frames["conserved_energy"]
         ).all(axis=1)
         if (bad_steps >= 0).any() or not finite.all():
-            _fail(r, phase, frames, steps, bad_steps, finite, output)
+            _fail(r, phase, frames, steps, bad_steps, finite, output, start)
         if phase == "production":  # equilibration frames are not written
             output.append(r.to_file_units(frames, steps))
             frames_written += n_active
@@ -585,8 +586,9 @@ def _run_phase(
     return carry, steps_run
 
 
-def _fail(r: _Stepper, phase, frames, steps, bad_steps, finite, output) -> None:
-    """Output the good frames (production), then raise naming member, temperature and step."""
+def _fail(r: _Stepper, phase, frames, steps, bad_steps, finite, output, start: Carry) -> None:
+    """Output the good frames (production), then raise naming member, temperature and step, with the failed
+    member's configurations from the chunk's start (``start``) up to the failure."""
     first_bad_frame = len(steps)
     for m in range(r.M):
         if bad_steps[m] >= 0:
@@ -602,9 +604,19 @@ def _fail(r: _Stepper, phase, frames, steps, bad_steps, finite, output) -> None:
     _, t, rep = r.config.members[m]
     step = int(bad_steps[m]) if bad_steps[m] >= 0 else int(steps[first_bad_frame])
     t_now = units.kT_to_K(float(frames["temperature"][min(first_bad_frame, len(steps) - 1), m]))
+    cell = cell_from_box(np.asarray(r.boxes(phase, start), dtype=np.float64)[m])
+    before = [Atoms(numbers=r.system.numbers, cell=cell, pbc=True)]
+    before[0].set_scaled_positions(np.asarray(start.state.position, dtype=np.float64)[m])
+    if keep > 0:
+        good = r.to_file_units(jax.tree_util.tree_map(lambda x: x[:keep], frames), steps[:keep])[m]
+        before += [
+            Atoms(numbers=r.system.numbers, positions=p, cell=c, pbc=True)
+            for p, c in zip(good["positions_A"], good["cell_A"], strict=True)
+        ]
     raise MDInstabilityError(
         f"{phase}: member T={t:g} K replica {rep} became unstable at step {step} "
         f"(t = {step * r.config.timestep_fs / 1000:.3f} ps of {phase}; kinetic temperature {t_now:.4g} K, limit "
         f"{units.kT_to_K(float(r.max_kT[m])):.4g} K); "
-        + (output.kept(m) if phase == "production" else "no frames were written.").rstrip()
+        + (output.kept(m) if phase == "production" else "no frames were written.").rstrip(),
+        frames_before=tuple(before),
     )

@@ -23,17 +23,23 @@ class MDInstabilityError(RuntimeError):
       failure: what happened (phase, member, step, kinetic temperature, where the frames before it are).
       advice: what to do about it; a caller that knows better (e.g. MD of a specialist) gives its own advice
         with ``failure``.
+      frames_before: the failed member's saved frames (ASE atoms, Å) of the last chunk before the failure,
+        oldest first: the configurations that led into it (a specialist is refitted on them).
     """
 
     def __init__(
-        self, failure: str, advice: str = "Check the structure and potential, or lower the timestep"
+        self,
+        failure: str,
+        advice: str = "Check the structure and potential, or lower the timestep",
+        frames_before: tuple = (),
     ):
         self.failure = failure
         self.advice = advice
+        self.frames_before = tuple(frames_before)
         super().__init__(f"{failure} {advice}" if advice else failure)
 
-    def __reduce__(self):  # pickling (e.g. from a worker process) keeps the two parts apart
-        return type(self), (self.failure, self.advice)
+    def __reduce__(self):  # pickling (e.g. from a worker process) keeps the parts apart
+        return type(self), (self.failure, self.advice, self.frames_before)
 
 
 @dataclasses.dataclass(frozen=True)

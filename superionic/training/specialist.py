@@ -134,6 +134,9 @@ class SpecialistSettings:
         error that picks the best epoch (OBELiX NASICON: validation MAE 1.2 eV/Å).
       training: :class:`TrainConfig` fields of every training; without ``learning_rate`` the student's own
         (:data:`STUDENT_LEARNING_RATE`).
+      max_refits / refit_epochs: when the production MD with the specialist blows up, it is refitted at most
+        this often (:func:`refit_after_blow_up`: the teacher labels the configurations that led into the
+        blow-up, and the specialist trains this many more epochs on all the data) and its MD starts again.
     """
 
     temperatures_K: tuple[float, ...] = (1000.0,)
@@ -163,6 +166,8 @@ class SpecialistSettings:
     min_rounds: int = 1
     validation_fraction: float = 0.15
     max_sample_force_eV_per_A: float = 30.0
+    max_refits: int = 2
+    refit_epochs: int = 20
     training: dict[str, Any] = field(
         default_factory=lambda: {
             "batch_size": 4,
@@ -727,6 +732,113 @@ def build_specialist(
     path = save(specialist, workdir / "specialist.npz")
     (workdir / "specialist.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
     return SpecialistResult(specialist, Committee(tuple(members)), card, path)
+
+
+# ---------------------------------------------------------------------------------------------- refits
+
+#: Configurations before a blow-up that :func:`refit_after_blow_up` has the teacher label (each also once
+#: lightly rattled, so the refit sees the neighbourhood of the path and not only the path).
+BLOW_UP_FRAMES = 12
+BLOW_UP_RATTLE_A = 0.03
+
+
+def _force_mae_meV_per_A(potential: Potential, labelled: Sequence[ase.Atoms]) -> float:
+    """Force MAE (meV/Å) of ``potential`` against the labels the structures carry."""
+    ours = potential.evaluate(list(labelled))
+    return 1e3 * float(
+        np.mean(
+            np.concatenate(
+                [np.abs(r["forces"] - a.get_forces()).ravel() for r, a in zip(ours, labelled, strict=True)]
+            )
+        )
+    )
+
+
+def refit_after_blow_up(
+    result: SpecialistResult,
+    teacher: Potential,
+    frames_before: Sequence[ase.Atoms],
+    failure: str,
+    progress: Callable[[str], None] | None = None,
+) -> SpecialistResult | None:
+    """The specialist refitted after its MD blew up (on-the-fly learning, as VASP's and FLARE's do): the
+    teacher labels the last :data:`BLOW_UP_FRAMES` configurations that led into the blow-up (``frames_before``,
+    oldest first, e.g. :attr:`superionic.md.MDInstabilityError.frames_before`) and a lightly rattled copy of
+    each; those under ``max_sample_force_eV_per_A`` join the data, and the specialist trains
+    ``refit_epochs`` more epochs on all of it at the fine-tuning learning rate (it goes on from trained
+    weights). The caller then runs its MD again from the start, so that every frame comes from one potential.
+
+    The blown-up checkpoint is kept as ``specialist_blew_up_<k>.npz``; the card's ``refits`` records the
+    failure, the frames and the specialist's error on them before and after. Returns None (nothing to learn
+    from) when no configuration is left under the force limit or the settings allow no more refits.
+    """
+    from superionic.potentials.checkpoint import save
+    from superionic.training.labelling import read_labelled
+    from superionic.training.trainer import evaluate, train
+
+    say = progress or (lambda message: None)
+    card = json.loads(json.dumps(result.card, default=float))  # a copy: the old card stays the old one's
+    settings = SpecialistSettings(**card["settings"])
+    refits = card.setdefault("refits", [])
+    if len(refits) >= settings.max_refits or not frames_before:
+        return None
+    t0 = time.perf_counter()
+    k = len(refits) + 1
+    rng = np.random.default_rng([settings.seed, k])
+    chosen = [a.copy() for a in frames_before[-BLOW_UP_FRAMES:]]
+    chosen += [rattle(a, BLOW_UP_RATTLE_A, rng) for a in chosen]
+    say(f"refit {k}: {teacher.name} labels the {len(chosen)} configurations that led into the blow-up")
+    labelled = [
+        attach_labels(a, lab) for a, lab in zip(chosen, PotentialTeacher(teacher).label(chosen), strict=True)
+    ]
+    kept = drop_force_outliers(labelled, settings.max_sample_force_eV_per_A)
+    if not kept:
+        return None
+    error_before = _force_mae_meV_per_A(result.potential, kept)
+    workdir = result.path.parent
+    train_set = read_labelled(workdir / "training_data.extxyz")
+    val_set = read_labelled(workdir / "validation_data.extxyz")
+    new_train, new_val = _split(kept, settings.validation_fraction, rng)
+    train_set, val_set = train_set + new_train, val_set + new_val
+    say(f"refit {k}: {settings.refit_epochs} epochs on {len(train_set)} configurations")
+    start = Potential(result.potential.config, result.potential.params, "specialist", {})
+    refitted = train(
+        start,
+        train_set,
+        val_set,
+        _train_config(
+            settings, settings.seed + FINAL_FIT_SEED_OFFSET + k, settings.refit_epochs, "fine-tune"
+        ),
+        workdir / f"refit{k}",
+        progress=False,
+    ).best
+    error_after = _force_mae_meV_per_A(refitted, kept)
+    ase.io.write(workdir / "training_data.extxyz", train_set, format="extxyz")
+    ase.io.write(workdir / "validation_data.extxyz", val_set, format="extxyz")
+    result.path.replace(workdir / f"specialist_blew_up_{k}.npz")
+    refits.append(
+        {
+            "refit": k,
+            "after": failure,
+            "configurations_labelled": len(labelled),
+            "dropped_over_max_force": len(labelled) - len(kept),
+            "force_mae_on_them_before_meV_per_A": error_before,
+            "force_mae_on_them_after_meV_per_A": error_after,
+            "epochs": settings.refit_epochs,
+            "blown_up_checkpoint": f"specialist_blew_up_{k}.npz",
+            "wall_s": round(time.perf_counter() - t0, 1),
+        }
+    )
+    card["validation"] = evaluate(refitted, val_set)
+    card["data"]["training_structures"], card["data"]["validation_structures"] = len(train_set), len(val_set)
+    say(
+        f"refit {k}: force error on those configurations {error_before:.0f} -> {error_after:.0f} meV/Å, "
+        f"validation {card['validation']['forces_mae_meV_per_A']:.1f} meV/Å"
+    )
+    specialist = Potential(refitted.config, refitted.params, "specialist", {"specialist_card": card})
+    path = save(specialist, workdir / "specialist.npz")
+    (workdir / "specialist.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
+    return SpecialistResult(specialist, result.committee, card, path)
 
 
 # ---------------------------------------------------------------------------------------------- the workflow

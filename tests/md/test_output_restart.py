@@ -235,3 +235,14 @@ def test_explosion_stops_with_a_clear_error_and_keeps_the_file(argon, lj, tmp_pa
     assert "clash_T40K_r0.h5md" in str(info.value)
     traj = read_trajectory(tmp_path / "clash_T40K_r0.h5md")
     assert len(traj.steps) >= 1 and np.isfinite(traj.positions_A).all()  # what was written is intact
+    # The error carries the configurations that led into the failure (the last chunk's start and good
+    # frames): the same as the file's last frames.
+    before = info.value.frames_before
+    assert 1 <= len(before) <= len(traj.steps)
+    np.testing.assert_allclose(
+        np.array([a.get_scaled_positions(wrap=True) for a in before]),
+        np.array([a.get_scaled_positions(wrap=True) for a in traj.to_atoms()][-len(before) :]),
+        atol=1e-5,
+    )
+    assert before[-1].get_chemical_symbols() == ["Ar"] * argon.n_atoms
+    assert "Check the structure" in info.value.advice and info.value.failure in str(info.value)

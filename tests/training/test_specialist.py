@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,14 @@ from superionic.potentials import load
 from superionic.training.audit import audit
 from superionic.training.dataset import drop_force_outliers
 from superionic.training.labelling import read_labelled
+from superionic.training.sampling import rattle
 from superionic.training.specialist import (
     HOP_MIN_DISTANCE_FRACTION,
     SpecialistSettings,
     _smallest_supercell,
     build_specialist,
     hop,
+    refit_after_blow_up,
     sample_material,
 )
 
@@ -173,10 +176,10 @@ def test_builder_learns_round_trips_and_its_audit_runs(li2o, tmp_path):
     )  # errors measured, smaller than forces
 
 
-def test_the_final_fit_can_be_a_fresh_student_of_another_architecture(li2o, tmp_path):
-    """final_model: the rounds run the fast 1-layer student, the final fit trains a fresh 2-layer one from
-    scratch on all the data, and that one is the saved specialist; the rounds' committee keeps its own.
-    rounds_md_cell="production": the round's MD runs on the production cell, and labels fewer of its frames."""
+@pytest.fixture(scope="module")
+def final_fit_build(tmp_path_factory):
+    """A build whose final fit is a fresh 2-layer student and whose round ran on a 24-atom production cell."""
+    li2o = bulk("OLi2", "fluorite", a=4.61, cubic=True)
     teacher = load("default")
     settings = SpecialistSettings(
         temperatures_K=(900.0,),
@@ -198,25 +201,38 @@ def test_the_final_fit_can_be_a_fresh_student_of_another_architecture(li2o, tmp_
         training={"batch_size": 4, "learning_rate": 1e-2, "ema_decay": 0.5},
     )
     production = li2o.repeat((2, 1, 1))
-    result = build_specialist([li2o], teacher, settings, tmp_path / "spec", exploration_cells=[production])
+    work = tmp_path_factory.mktemp("final_fit") / "spec"
+    return (
+        settings,
+        production,
+        build_specialist([li2o], teacher, settings, work, exploration_cells=[production]),
+    )
+
+
+def test_the_final_fit_can_be_a_fresh_student_of_another_architecture(final_fit_build):
+    """final_model: the rounds run the fast 1-layer student, the final fit trains a fresh 2-layer one from
+    scratch on all the data, and that one is the saved specialist; the rounds' committee keeps its own.
+    rounds_md_cell="production": the round's MD runs on the production cell, and labels fewer of its frames."""
+    settings, production, result = final_fit_build
+    work = result.path.parent
     (round_,) = result.card["rounds"]
     assert result.card["data"]["atoms_per_rounds_md_cell"] == [len(production)]
     # twice the atoms per frame: half the frames (10 -> 5), all of them the production cell's
     assert round_["frames_labelled"] == 5
-    data = read_labelled([tmp_path / "spec" / name for name in result.card["data"]["files"]])
+    data = read_labelled([work / name for name in result.card["data"]["files"]])
     assert sum(len(a) == len(production) for a in data) == 5
     assert result.potential.config.num_layers == 2
     assert all(m.config.num_layers == 1 for m in result.committee.members)
     saved = load(result.path)
     assert saved.config.num_layers == 2
     assert result.card["settings"]["final_model"]["num_layers"] == 2
-    history = (tmp_path / "spec" / "final_member0" / "history.jsonl").read_text().splitlines()
+    history = (work / "final_member0" / "history.jsonl").read_text().splitlines()
     val = [float(line.split('"val_forces_mae_meV_per_A": ')[1].split(",")[0]) for line in history]
     # trained from scratch, it learned: its best epoch is well under its first
     assert len(val) == 8 and min(val) < 0.8 * val[0]
     # the card's validation error is the saved specialist's: the final fit's best epoch (by its weighted
     # energy + force + stress score, so not always the epoch of the lowest force error)
-    best = load(tmp_path / "spec" / "final_member0" / "best.npz").provenance["validation"]
+    best = load(work / "final_member0" / "best.npz").provenance["validation"]
     assert result.card["validation"]["forces_mae_meV_per_A"] == pytest.approx(
         best["val_forces_mae_meV_per_A"], rel=1e-3
     )
@@ -225,6 +241,49 @@ def test_the_final_fit_can_be_a_fresh_student_of_another_architecture(li2o, tmp_
         dataclasses.replace(settings, epochs_final=0)
     with pytest.raises(ValueError, match=r"final_model has unknown fields \['layers'\]"):
         dataclasses.replace(settings, final_model={"layers": 3})
+
+
+def test_a_refit_after_a_blow_up_learns_the_configurations_that_led_there(final_fit_build, tmp_path):
+    """What conductivity estimate does when the specialist's MD blows up: the teacher labels the frames before
+    it, the specialist trains on them too and replaces its checkpoint; the blown-up one is kept."""
+    _, production, built = final_fit_build
+    work = tmp_path / "spec"
+    shutil.copytree(built.path.parent, work)
+    result = dataclasses.replace(built, path=work / "specialist.npz")
+    teacher = load("default")
+    rng = np.random.default_rng(3)
+    squeezed = production.copy()
+    squeezed.set_cell(0.93 * production.cell[:], scale_atoms=True)
+    # stand-ins for the frames that led into a blow-up: a squeezed, rattled cell no sample came near
+    frames = [rattle(squeezed, 0.08, rng) for _ in range(8)]
+    data = [work / "training_data.extxyz", work / "validation_data.extxyz"]
+    before = len(read_labelled(data))
+    refitted = refit_after_blow_up(result, teacher, frames, "equilibration: member T=900 K replica 0 blew up")
+    (record,) = refitted.card["refits"]
+    assert record["configurations_labelled"] == 16  # 8 frames and a rattled copy of each
+    kept = 16 - record["dropped_over_max_force"]
+    assert kept >= 8 and len(read_labelled(data)) == before + kept
+    assert refitted.card["data"]["training_structures"] + refitted.card["data"]["validation_structures"] == (
+        before + kept
+    )
+    # it learned them
+    assert record["force_mae_on_them_after_meV_per_A"] < 0.7 * record["force_mae_on_them_before_meV_per_A"]
+    assert (work / "specialist_blew_up_1.npz").is_file() and "refits" not in result.card
+    again = load(work / "specialist.npz")
+    assert again.provenance["specialist_card"]["refits"][0]["after"].startswith(
+        "equilibration: member T=900 K"
+    )
+    frame = frames[0].copy()
+    assert again.evaluate(frame)[0]["energy"] == pytest.approx(
+        refitted.potential.evaluate(frame)[0]["energy"]
+    )
+    assert load(work / "specialist_blew_up_1.npz").evaluate(frame)[0]["energy"] == pytest.approx(
+        result.potential.evaluate(frame)[0]["energy"]
+    )
+    # no more refits than the settings allow, and nothing to learn from no frames
+    one = refitted.card | {"settings": refitted.card["settings"] | {"max_refits": 1}}
+    assert refit_after_blow_up(dataclasses.replace(refitted, card=one), teacher, frames, "again") is None
+    assert refit_after_blow_up(refitted, teacher, [], "again") is None
 
 
 def test_audit_warns_when_a_bad_student_misses(li2o, teacher, tmp_path):
