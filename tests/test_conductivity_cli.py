@@ -223,20 +223,23 @@ def test_a_specialist_that_blows_up_is_refitted_and_its_md_started_again(tiny_po
         read(REPO / "examples" / "Li3N.cif"), 3.5, 0.5, supercell=(2, 2, 2), charges_e={"Li": 1, "N": -3}
     )
     config = md.MDConfig(
-        temperatures_K=(600.0,), production_ps=0.1, equilibration_ps=0.0, save_every_fs=10.0, progress=False
-    )
+        temperatures_K=(600.0,), production_ps=0.1, equilibration_ps=0.02, save_every_fs=10.0, progress=False
+    )  # it blows up in the equilibration, whose frames are not written: the error carries them
     handed = []
 
     def refit(err):
-        handed.append(err.frames_before)
+        handed.append(err)
         return sane
 
     result, used = _run_md(
         system, _exploding_potential(card), config, tmp_path / "md", tmp_path / "s.npz", refit
     )
     assert used is sane and len(handed) == 1
-    assert handed[0] and set(handed[0][-1].get_chemical_symbols()) == {"Li", "N"}
-    assert len(handed[0][-1]) == system.n_atoms
+    assert handed[0].failure.startswith("equilibration:")
+    before = handed[0].frames_before
+    assert (
+        before and set(before[-1].get_chemical_symbols()) == {"Li", "N"} and len(before[-1]) == system.n_atoms
+    )
     (trajectory,) = result.trajectories  # the whole run again, with the refitted potential
     assert len(trajectory.steps) == 11 and np.isfinite(trajectory.positions_A).all()
 
