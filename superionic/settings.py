@@ -77,9 +77,10 @@ SPECIALIST_PRESETS: dict[str, dict[str, Any]] = {
 # 1000 K MD, scripts/specialist_validation.py): 2-layer final fit of 160 epochs 41.9 meV/Å; 3-layer students in
 # every round 51.9 (4 rounds fit the budget); this 37.4, D 0.96x SevenNet-0's. Its MD is 3.7x slower (side by
 # side on 96 atoms: 1,848 against 6,860 atom-steps/s; docs/benchmarks/benchmark_cpu_specialist_depth.json).
-# Not yet reliable end to end: through `conductivity estimate` on the 188-atom LGPS cell its student blew up
-# 9.5 ps into the 1000 K equilibration, where two PS4 units met that no training structure held
-# (docs/benchmarks/specialist_training.md, session 17).
+# Through `conductivity estimate` on the 188-atom LGPS cell, with rounds on the 47-atom cell its student blew up
+# 9.5 ps into the 1000 K equilibration, where two PS4 units met that no training structure held (session 17);
+# with rounds on the production cell it ran 10 + 40 ps, audit 56.4 meV/Å (session 18,
+# docs/benchmarks/specialist_training.md).
 SPECIALIST_PRESETS["paper"] = {
     **SPECIALIST_PRESETS["standard"],
     "epochs_final": 60,
