@@ -23,8 +23,9 @@ class MDInstabilityError(RuntimeError):
       failure: what happened (phase, member, step, kinetic temperature, where the frames before it are).
       advice: what to do about it; a caller that knows better (e.g. MD of a specialist) gives its own advice
         with ``failure``.
-      frames_before: the failed member's saved frames (ASE atoms, Å) of the last chunk before the failure,
-        oldest first: the configurations that led into it (a specialist is refitted on them).
+      frames_before: the failed member's configurations (ASE atoms, Å) that led into the failure, oldest
+        first: the start of the chunk in which it failed and that chunk's saved frames before it, in either
+        phase (a specialist is refitted on them).
     """
 
     def __init__(
