@@ -596,9 +596,9 @@ def _fail(r: _Stepper, phase, frames, steps, bad_steps, finite, output, start: C
     if not finite.all():
         first_bad_frame = min(first_bad_frame, int(np.argmin(finite)))
     keep = first_bad_frame
-    if phase == "production" and keep > 0:
-        good = jax.tree_util.tree_map(lambda x: x[:keep], frames)
-        output.append(r.to_file_units(good, steps[:keep]))
+    good = r.to_file_units(jax.tree_util.tree_map(lambda x: x[:keep], frames), steps[:keep]) if keep else []
+    if phase == "production" and good:
+        output.append(good)
     worst = [m for m in range(r.M) if bad_steps[m] >= 0] or list(range(r.M))
     m = worst[0]
     _, t, rep = r.config.members[m]
@@ -607,11 +607,10 @@ def _fail(r: _Stepper, phase, frames, steps, bad_steps, finite, output, start: C
     cell = cell_from_box(np.asarray(r.boxes(phase, start), dtype=np.float64)[m])
     before = [Atoms(numbers=r.system.numbers, cell=cell, pbc=True)]
     before[0].set_scaled_positions(np.asarray(start.state.position, dtype=np.float64)[m])
-    if keep > 0:
-        good = r.to_file_units(jax.tree_util.tree_map(lambda x: x[:keep], frames), steps[:keep])[m]
+    if good:
         before += [
             Atoms(numbers=r.system.numbers, positions=p, cell=c, pbc=True)
-            for p, c in zip(good["positions_A"], good["cell_A"], strict=True)
+            for p, c in zip(good[m]["positions_A"], good[m]["cell_A"], strict=True)
         ]
     raise MDInstabilityError(
         f"{phase}: member T={t:g} K replica {rep} became unstable at step {step} "

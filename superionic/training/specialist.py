@@ -501,6 +501,12 @@ def _exploration(
     return explore, max(4, round(settings.frames_per_round * ratio))
 
 
+def _teacher_labelled(teacher: Potential, structures: Sequence[ase.Atoms]) -> list[ase.Atoms]:
+    """Copies of ``structures`` carrying the teacher's energy, forces and stress (labelled in JAX batches)."""
+    labels = PotentialTeacher(teacher).label(list(structures))
+    return [attach_labels(a, lab) for a, lab in zip(structures, labels, strict=True)]
+
+
 def _disagreement(committee: Committee, frames: Sequence[ase.Atoms]) -> np.ndarray:
     """Mean force spread (meV/Å) of the committee on each frame."""
     return np.array([1e3 * float(np.mean(r["forces_std"])) for r in committee.evaluate(list(frames))])
@@ -558,10 +564,7 @@ def build_specialist(
     timings["teacher_md_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     say(f"labelling {len(samples)} configurations with {teacher.name}")
-    sampled = [
-        attach_labels(a, lab)
-        for a, lab in zip(samples, PotentialTeacher(teacher).label(samples), strict=True)
-    ]
+    sampled = _teacher_labelled(teacher, samples)
     timings["labelling_s"] += time.perf_counter() - t0
     kept = drop_force_outliers(sampled, settings.max_sample_force_eV_per_A)
     if len(kept) < len(sampled):
@@ -614,10 +617,7 @@ def build_specialist(
         picked = np.argsort(-spread)[:frames_per_round]
         chosen = [frames[i] for i in picked]
         t0 = time.perf_counter()
-        new = [
-            attach_labels(a, lab)
-            for a, lab in zip(chosen, PotentialTeacher(teacher).label(chosen), strict=True)
-        ]
+        new = _teacher_labelled(teacher, chosen)
         timings["labelling_s"] += time.perf_counter() - t0
         errors = compare(members[0], teacher, chosen)
         record = {
@@ -742,18 +742,6 @@ BLOW_UP_FRAMES = 12
 BLOW_UP_RATTLE_A = 0.03
 
 
-def _force_mae_meV_per_A(potential: Potential, labelled: Sequence[ase.Atoms]) -> float:
-    """Force MAE (meV/Å) of ``potential`` against the labels the structures carry."""
-    ours = potential.evaluate(list(labelled))
-    return 1e3 * float(
-        np.mean(
-            np.concatenate(
-                [np.abs(r["forces"] - a.get_forces()).ravel() for r, a in zip(ours, labelled, strict=True)]
-            )
-        )
-    )
-
-
 def refit_after_blow_up(
     result: SpecialistResult,
     teacher: Potential,
@@ -788,13 +776,11 @@ def refit_after_blow_up(
     chosen = [a.copy() for a in frames_before[-BLOW_UP_FRAMES:]]
     chosen += [rattle(a, BLOW_UP_RATTLE_A, rng) for a in chosen]
     say(f"refit {k}: {teacher.name} labels the {len(chosen)} configurations that led into the blow-up")
-    labelled = [
-        attach_labels(a, lab) for a, lab in zip(chosen, PotentialTeacher(teacher).label(chosen), strict=True)
-    ]
+    labelled = _teacher_labelled(teacher, chosen)
     kept = drop_force_outliers(labelled, settings.max_sample_force_eV_per_A)
     if not kept:
         return None
-    error_before = _force_mae_meV_per_A(result.potential, kept)
+    error_before = evaluate(result.potential, kept)["forces_mae_meV_per_A"]
     workdir = result.path.parent
     train_set = read_labelled(workdir / "training_data.extxyz")
     val_set = read_labelled(workdir / "validation_data.extxyz")
@@ -812,7 +798,7 @@ def refit_after_blow_up(
         workdir / f"refit{k}",
         progress=False,
     ).best
-    error_after = _force_mae_meV_per_A(refitted, kept)
+    error_after = evaluate(refitted, kept)["forces_mae_meV_per_A"]
     ase.io.write(workdir / "training_data.extxyz", train_set, format="extxyz")
     ase.io.write(workdir / "validation_data.extxyz", val_set, format="extxyz")
     result.path.replace(workdir / f"specialist_blew_up_{k}.npz")
