@@ -144,7 +144,7 @@ def _ordered(structure, potential, settings: EstimateSettings, charges, species:
     reps = settings.supercell or structures.choose_supercell(
         structure.lattice.matrix,
         structure.composition.num_atoms,
-        min_width_A=2.0 * (potential.cutoff_A + settings.skin_A),
+        min_width_A=2.0 * potential.cutoff_A,
         target_atoms=settings.target_atoms,
         max_atoms=settings.max_atoms,
         mobile_per_cell=structure.composition.element_composition[species],
@@ -182,8 +182,9 @@ def estimate_conductivity(settings: EstimateSettings, log: Callable[[str], None]
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").unlink(missing_ok=True)  # a stale report must not pass for this run's result
     if settings.supercell:  # transport needs ions that do not see their own images
-        width = 2.0 * (potential.cutoff_A + settings.skin_A)
-        structures.require_width(structure.lattice.matrix, settings.supercell, min_width_A=width)
+        structures.require_width(
+            structure.lattice.matrix, settings.supercell, min_width_A=2.0 * potential.cutoff_A
+        )
     ordered = structure.is_ordered
     atoms, ordering = (
         (structure, None) if ordered else _ordered(structure, potential, settings, charges, species, log)

@@ -247,7 +247,7 @@ def add_md_run(parser: argparse.ArgumentParser, ensembles: Sequence[str], ensemb
         type=supercell,
         default=None,
         help="repetition of the input cell, AxBxC (e.g. 2x2x3), or auto (default): the smallest with every "
-        "width >= 2 x (cutoff + skin) and at least --target-atoms atoms",
+        "width >= 2 x cutoff and at least --target-atoms atoms",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (orderings, velocities); default: 0")
 

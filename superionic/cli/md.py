@@ -97,6 +97,8 @@ def _run(args: argparse.Namespace) -> int:
         args.skin,
         target_atoms=args.target_atoms or 100,
         supercell=args.supercell,
+        # jax-md's lists are minimum-image: the skin counts (superionic's own table resolves periodic images)
+        min_width_A=2.0 * (potential.cutoff_A + args.skin) if args.potential == "lj" else None,
         charges_e=args.charges,
         name=args.structure.stem,
     )

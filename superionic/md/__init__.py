@@ -3,9 +3,9 @@ one compiled program, neighbour-list recovery, restart) → H5MD trajectories th
 
 >>> from superionic import md, potentials
 >>> potential = potentials.load("default")                  # or "sevennet-0", or a checkpoint path
->>> system = md.prepare_system("examples/Li3N.cif", potential.cutoff_A, target_atoms=0)   # skin 1 Å
+>>> system = md.prepare_system("examples/Li3N.cif", potential.cutoff_A, target_atoms=0)   # widths >= 2 x cutoff
 >>> system.n_atoms, system.supercell
-(192, (4, 4, 3))
+(108, (3, 3, 3))
 >>> config = md.MDConfig(temperatures_K=(600.0, 800.0), production_ps=0.2, equilibration_ps=0.0, progress=False)
 >>> result = md.run(system, potential, config)              # add an out_dir to write H5MD files and checkpoints
 >>> [m.n_frames for m in result.members], result.trajectories[1].temperature_K

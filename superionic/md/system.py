@@ -130,6 +130,7 @@ def prepare_system(
     target_atoms: int = 100,
     max_atoms: int | None = 20000,
     supercell: Sequence[int] | None = None,
+    min_width_A: float | None = None,
     charges_e: Mapping[str, float] | Sequence[float] | None = None,
     masses_amu: Mapping[str, float] | None = None,
     reduce_cell: bool = True,
@@ -141,13 +142,16 @@ def prepare_system(
     Args:
       source: ``Atoms``, ``Structure`` or a structure file path (CIF, POSCAR, extxyz, JSON, ...).
       cutoff_A: the potential's cutoff radius (Å).
-      skin_A: the neighbour-list skin (Å) of every MD run of this system (the one place it is set). A supercell
-        chosen here has every perpendicular width >= 2 (cutoff_A + skin_A), so no atom interacts with its own
-        periodic image.
+      skin_A: the neighbour-list skin (Å) of every MD run of this system (the one place it is set).
       target_atoms: grow the supercell (along its narrowest direction) until it has at least this many atoms.
       max_atoms: refuse supercells larger than this (a guard against a unit mix-up); ``None`` for no limit.
       supercell: force this diagonal repetition instead of choosing one (any size: cells narrower than
-        2 (cutoff + skin) run too, with atoms that see their own periodic images).
+        ``min_width_A`` run too, with atoms that see their own periodic images).
+      min_width_A: every perpendicular width of a supercell chosen here is at least this (Å). Default
+        2 x cutoff_A, the minimum-image convention: no atom meets its own image within the cutoff, nor two images
+        of another. The skin does not enter, since superionic's neighbour table keeps each periodic image within
+        cutoff + skin as its own neighbour; a jax-md minimum-image potential (:class:`LennardJones`) needs
+        2 (cutoff_A + skin_A).
       charges_e: formal charges, per element (``{"Li": 1, "N": -3}``; elements left out are guessed) or per site of
         the input cell; by default the oxidation states carried by a pymatgen ``Structure``, else the guess of
         :func:`superionic.structures.formal_charges` (an error when it cannot guess).
@@ -183,13 +187,13 @@ def prepare_system(
         niggli_reduce(atoms)
 
     cell = np.array(atoms.cell, dtype=np.float64)
-    min_width = 2.0 * (cutoff_A + skin_A)
+    min_width = 2.0 * cutoff_A if min_width_A is None else float(min_width_A)
     if supercell is None:
         reps = choose_supercell(
             cell, n_cell, min_width_A=min_width, target_atoms=target_atoms, max_atoms=max_atoms
         )
     else:
-        # A chosen supercell may be narrower than 2 (cutoff + skin): superionic's neighbour table resolves every
+        # A chosen supercell may be narrower than min_width: superionic's neighbour table resolves every
         # periodic image (small cells for reference MD and specialist training); jax-md's minimum-image lists
         # (e.g. LennardJones) refuse such a box themselves.
         reps = tuple(int(r) for r in supercell)

@@ -9,7 +9,8 @@ The neighbour table (:class:`NeighborTable`) is ours, not ``jax_md.partition``'s
 - **Any cell.** jax-md's lists are minimum-image, so every perpendicular width must be at least
   2 (cutoff + skin) (~12 Å for SevenNet-0: 256 atoms of Li3N). The table stores an integer lattice image per
   neighbour, so each periodic image of an atom within reach is its own neighbour, as in the static graph
-  builder (:mod:`superionic.potentials.graph`): cells of a few dozen atoms run too.
+  builder (:mod:`superionic.potentials.graph`): cells of a few dozen atoms run too, and transport cells need
+  only the minimum-image width of the cutoff, 2 x cutoff (10 Å: 192 atoms of Li3N).
 - **No model work on padding.** The table holds every pair within cutoff + skin (the skin lets it be reused for
   many steps), but only pairs within the cutoff matter (with a 1 Å skin, about half of the table's slots lie
   beyond the cutoff or are spare room). Each step packs the pairs within the cutoff into an edge list of

@@ -89,8 +89,8 @@ def _grow(widths, start, done, atoms_per_cell: float, limit: float) -> tuple[int
 
 
 def require_width(cell, supercell, *, min_width_A: float) -> None:
-    """Refuse a supercell narrower than ``min_width_A`` (for transport: 2 x (cutoff + skin), so that no ion
-    interacts with its own periodic image).
+    """Refuse a supercell narrower than ``min_width_A`` (for transport: 2 x cutoff, so that no ion interacts
+    with its own periodic image).
 
     >>> require_width(np.eye(3) * 4.0, (3, 3, 3), min_width_A=11.0)
     >>> try:
@@ -103,6 +103,6 @@ def require_width(cell, supercell, *, min_width_A: float) -> None:
     if np.min(widths) < min_width_A - 1e-9:
         raise SupercellError(
             f"supercell {'x'.join(map(str, supercell))} is {np.min(widths):.3g} Å wide, narrower than "
-            f"{min_width_A:.3g} Å (2 x (cutoff + skin)): an ion would interact with its own periodic image; give "
+            f"{min_width_A:.3g} Å (2 x cutoff): an ion would interact with its own periodic image; give "
             "a larger --supercell or leave it to auto"
         )

@@ -112,9 +112,14 @@ def _in_batches(evaluate, frames: Sequence[ase.Atoms]) -> list:
 
 def compare(potential: Potential, teacher, frames: Sequence[ase.Atoms]) -> dict[str, float]:
     """Force and energy errors of ``potential`` against ``teacher`` (a Potential or any object with
-    ``evaluate``/``label``) on ``frames``: MAE/RMSE/max in meV/Å and meV/atom."""
+    ``evaluate``/``label``) on ``frames``: MAE/RMSE/max in meV/Å and meV/atom. ``teacher=None``: the frames
+    carry the reference's labels already (energy and forces of their calculator, as
+    :func:`superionic.training.attach_labels` leaves them), and no reference runs again."""
     ours = _in_batches(potential.evaluate, frames)
-    theirs = _in_batches(teacher.evaluate if hasattr(teacher, "evaluate") else teacher.label, frames)
+    if teacher is None:
+        theirs = [{"energy": a.get_potential_energy(), "forces": a.get_forces()} for a in frames]
+    else:
+        theirs = _in_batches(teacher.evaluate if hasattr(teacher, "evaluate") else teacher.label, frames)
     df = np.concatenate([(a["forces"] - b["forces"]).ravel() for a, b in zip(ours, theirs, strict=True)])
     ft = np.concatenate([np.asarray(b["forces"]).ravel() for b in theirs])
     de = np.array(

@@ -619,7 +619,7 @@ def build_specialist(
         t0 = time.perf_counter()
         new = _teacher_labelled(teacher, chosen)
         timings["labelling_s"] += time.perf_counter() - t0
-        errors = compare(members[0], teacher, chosen)
+        errors = compare(members[0], None, new)  # against the labels just made: no second teacher pass
         record = {
             "round": round_,
             "md_frames": len(frames),

@@ -58,10 +58,17 @@ def test_triclinic_structure_is_rotated_not_deformed():
 def test_supercell_rule_and_target(examples_dir):
     system = md.prepare_system(examples_dir / "Li3N.cif", cutoff_A=5.0, skin_A=1.0, target_atoms=300)
     widths = perpendicular_widths(system.cell_A)
-    assert np.all(widths >= 12.0 - 1e-9)
+    assert np.all(widths >= 10.0 - 1e-9)
     assert system.n_atoms >= 300
+    # Widths >= 2 x cutoff (the skin does not count: the neighbour table resolves periodic images). Hexagonal
+    # a = 3.648 Å: width 3.159 Å -> 4 repeats; c = 3.875 Å -> 3 (11.6 Å): 192 atoms.
     small = md.prepare_system(examples_dir / "Li3N.cif", cutoff_A=5.0, skin_A=1.0, target_atoms=0)
-    assert small.supercell == (4, 4, 4)  # hexagonal a = 3.648 Å: width 3.159 Å -> 4 repeats; c = 3.875 Å -> 4
+    assert small.supercell == (4, 4, 3) and small.n_atoms == 192
+    # A minimum-image potential (jax-md's lists) asks for 2 (cutoff + skin) = 12 Å: c needs 4 repeats.
+    minimum_image = md.prepare_system(
+        examples_dir / "Li3N.cif", cutoff_A=5.0, skin_A=1.0, target_atoms=0, min_width_A=12.0
+    )
+    assert minimum_image.supercell == (4, 4, 4)
 
 
 def test_charges_guessed_and_given(examples_dir):

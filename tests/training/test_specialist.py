@@ -16,9 +16,9 @@ from pymatgen.core import Structure
 from superionic import md
 from superionic.estimate import EstimateError, specialist_warnings
 from superionic.potentials import load
-from superionic.training.audit import audit
+from superionic.training.audit import audit, compare, frames_from_trajectory
 from superionic.training.dataset import drop_force_outliers
-from superionic.training.labelling import read_labelled
+from superionic.training.labelling import attach_labels, read_labelled
 from superionic.training.sampling import rattle
 from superionic.training.specialist import (
     HOP_MIN_DISTANCE_FRACTION,
@@ -301,6 +301,14 @@ def test_audit_warns_when_a_bad_student_misses(li2o, teacher, tmp_path):
     )
     assert not report.passed
     assert report.warnings and "off by" in report.warnings[0] and "600 K" in report.warnings[0]
+    # The rounds measure the student against the labels they just made (teacher=None): the same numbers as
+    # evaluating the teacher again.
+    frames = [a for _, a in frames_from_trajectory(run.trajectories[0], 3)]
+    labelled = [attach_labels(a, r) for a, r in zip(frames, teacher.evaluate(frames), strict=True)]
+    again, from_labels = compare(bad, teacher, frames), compare(bad, None, labelled)
+    assert from_labels["force_mae_meV_per_A"] > 50.0
+    for key, value in again.items():
+        assert from_labels[key] == pytest.approx(value, rel=1e-5), key
 
 
 def test_labelling_cells_take_the_primitive_cell_only_when_it_is_smaller():
