@@ -139,6 +139,10 @@ def _is_pair(r2: jax.Array, limit_A: float) -> jax.Array:
     return (r2 < limit_A**2) & (r2 > 1e-12)
 
 
+#: Least spare room of the candidate table (pairs within cutoff + skin) at allocation, whatever the
+#: ``capacity_multiplier``.
+CANDIDATE_HEADROOM = 1.6
+
 _CELL_OFFSETS = tuple(itertools.product((-1, 0, 1), repeat=3))
 # Cell lists pay off once every lattice direction holds 3 bins of width >= reach (no bin is met twice).
 _MIN_BINS = 3
@@ -289,7 +293,8 @@ def neighbor_table_fns(
 ) -> NeighborTableFns:
     """Allocate/update functions of a :class:`NeighborTable` for fractional positions in a box (columns are
     the lattice vectors, any shape of cell); ``box`` is the default of their ``box=`` argument.
-    ``capacity_multiplier`` is the spare room of both tables at allocation.
+    ``capacity_multiplier`` is the spare room of both tables at allocation (the candidate table gets at
+    least :data:`CANDIDATE_HEADROOM`).
 
     ``update(R, nbrs, box=...)`` rebuilds when an atom moved more than skin/2 since the last build (what jax-md's
     lists do); the MD engine decides itself when to rebuild and forces it.
@@ -315,7 +320,12 @@ def neighbor_table_fns(
             cell_capacity = math.ceil(fullest * capacity_multiplier) + 1
         counts = _count_pairs(position, box, images, grid, cell_capacity, reach, cutoff_A)
         n_reach, n_cut, total = (int(c) for c in counts)
-        capacity = max(1, math.ceil(n_reach * capacity_multiplier) + extra_capacity)
+        # The candidate table gets more room than the model's edge table: a slot costs one distance per step,
+        # while an overflow redoes a whole MD chunk (up to 2,000 steps) and recompiles it. With 1.25x, hot
+        # Li3N (192 atoms, 1300 K) overflowed at the end of its first 750-step chunk: 5,250 atom-steps/s, 8,600
+        # without the redo.
+        occupancy_multiplier = max(capacity_multiplier, CANDIDATE_HEADROOM)
+        capacity = max(1, math.ceil(n_reach * occupancy_multiplier) + extra_capacity)
         edges = max(1, min(capacity, math.ceil(n_cut * capacity_multiplier)))
         pairs = max(1, math.ceil(total * capacity_multiplier))
         idx, shifts, overflow, cells_overflow = _build(
