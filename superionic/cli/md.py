@@ -85,8 +85,12 @@ def _run(args: argparse.Namespace) -> int:
     )  # settings and input checked before anything expensive
     if args.float64:
         jax.config.update("jax_enable_x64", True)
+    # Supercell width: prepare_system's own 2 x cutoff (superionic's neighbour table resolves periodic images),
+    # except for jax-md's minimum-image lists, where the skin counts.
+    min_width_A = None
     if args.potential == "lj":
         potential = md.LennardJones()
+        min_width_A = 2.0 * (potential.cutoff_A + args.skin)
     else:
         from superionic import potentials
 
@@ -97,8 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         args.skin,
         target_atoms=args.target_atoms or 100,
         supercell=args.supercell,
-        # jax-md's lists are minimum-image: the skin counts (superionic's own table resolves periodic images)
-        min_width_A=2.0 * (potential.cutoff_A + args.skin) if args.potential == "lj" else None,
+        min_width_A=min_width_A,
         charges_e=args.charges,
         name=args.structure.stem,
     )
