@@ -63,13 +63,12 @@ NeighborList = Any
 @dataclasses.dataclass(frozen=True)
 class Capacity:
     """Static sizes of a list: candidates per atom, atoms per bin of its cell list (if it has one); for a
-    NeighborTable also the pairs within the cutoff per atom (``edges``) and in all (``pairs``), the periodic
-    images searched and the bins of its cell list (``grid``, None: no cell list)."""
+    NeighborTable also the pairs within the cutoff per atom (``edges``, the width of the model's table), the
+    periodic images searched and the bins of its cell list (``grid``, None: no cell list)."""
 
     occupancy: int
     cells: int | None = None
     edges: int | None = None
-    pairs: int | None = None
     images: tuple[int, int, int] | None = None
     grid: tuple[int, int, int] | None = None
 
@@ -88,7 +87,6 @@ class Capacity:
             max(self.occupancy, other.occupancy),
             bigger(self.cells, other.cells),
             bigger(self.edges, other.edges),
-            bigger(self.pairs, other.pairs),
             images,  # type: ignore[arg-type]
             grid,  # type: ignore[arg-type]
         )
@@ -97,16 +95,18 @@ class Capacity:
         def listed(t):
             return None if t is None else list(t)
 
-        return [self.occupancy, self.cells, self.edges, self.pairs, listed(self.images), listed(self.grid)]
+        return [self.occupancy, self.cells, self.edges, listed(self.images), listed(self.grid)]
 
     @classmethod
     def from_list(cls, values: list) -> Capacity:
-        occupancy, cells, edges, pairs, images, grid = values
+        if len(values) == 6:  # written before the model took a packed table: a total of pairs, now unused
+            values = [*values[:3], *values[4:]]
+        occupancy, cells, edges, images, grid = values
 
         def tupled(v):
             return None if v is None else tuple(v)
 
-        return cls(int(occupancy), cells, edges, pairs, tupled(images), tupled(grid))
+        return cls(int(occupancy), cells, edges, tupled(images), tupled(grid))
 
 
 def describe_error(code: int) -> str:
@@ -120,7 +120,6 @@ def capacity_of(nbrs: NeighborList) -> Capacity:
             int(nbrs.max_occupancy),
             nbrs.cell_list_capacity,
             int(nbrs.edge_capacity),
-            int(nbrs.pair_capacity),
             tuple(nbrs.images),
             nbrs.cell_grid,
         )
@@ -228,7 +227,6 @@ def _resized(nbrs: NeighborList, capacity: Capacity) -> NeighborList:
             error=error,
             max_occupancy=k,
             edge_capacity=min(int(capacity.edges), k),
-            pair_capacity=int(capacity.pairs),
             images=tuple(capacity.images),
             cell_grid=capacity.grid,
             cell_list_capacity=capacity.cells if capacity.grid is not None else None,
@@ -249,15 +247,14 @@ def grown_capacity(
     """Capacity to request after an error with bits ``code``: geometric growth of what overflowed, and (for a
     NeighborTable whose box shrank) the periodic images the current ``boxes`` need."""
     capacity = capacity_of(nbrs)
-    occupancy, cells, edges, pairs = capacity.occupancy, capacity.cells, capacity.edges, capacity.pairs
+    occupancy, cells, edges = capacity.occupancy, capacity.cells, capacity.edges
     images, grid = capacity.images, capacity.grid
     if code & PEC.NEIGHBOR_LIST_OVERFLOW:
         occupancy = min(math.ceil(occupancy * factor) + 1, _occupancy_limit(nbrs, n_atoms))
     if cells is not None and code & PEC.CELL_LIST_OVERFLOW:
         cells = math.ceil(cells * factor) + 1
-    if edges is not None and pairs is not None and code & EDGE_OVERFLOW:
-        # One bit for both: the per-atom table and the edge list grow together.
-        edges, pairs = math.ceil(edges * factor) + 1, math.ceil(pairs * factor) + 1
+    if edges is not None and code & EDGE_OVERFLOW:
+        edges = math.ceil(edges * factor) + 1
         occupancy = max(occupancy, edges)
     if images is not None and code & PEC.CELL_SIZE_TOO_SMALL and boxes is not None:
         reach = neighbor_fn.cutoff_A + neighbor_fn.skin_A
@@ -270,7 +267,7 @@ def grown_capacity(
                     if box_grid is None
                     else tuple(min(a, b) for a, b in zip(grid, box_grid, strict=True))
                 )
-    return Capacity(occupancy, cells, edges, pairs, images, grid)
+    return Capacity(occupancy, cells, edges, images, grid)
 
 
 def needs_rebuild(

@@ -2,6 +2,7 @@
 
 ``atomic_energies(params, config, species, edge_vectors, senders, receivers, edge_mask, max_neighbors)`` is the
 whole model: per-edge work on an edge list sorted by receiver, the convolution on a dense [N, K] neighbour table.
+``atomic_energies_dense`` is the same model for a caller that already holds a tight [N, K] table (the MD path).
 Node features are dicts ``{"0e": [N, mul, 1], "1e": [N, mul, 3], ...}`` with one block per irrep. e3nn-jax
 supplies the spherical harmonics and Clebsch–Gordan coefficients; the linear layers, the "uvu" tensor product
 of the convolution and the gate are written out here because (a) their weight layout must map one-to-one onto
@@ -362,9 +363,76 @@ def atomic_energies(
     edge list, whose padding is small; only then are the results gathered into the [N, max_neighbors] table of
     the convolution, where atoms with fewer neighbours than the widest leave empty slots. The radial MLP is
     most of the model's arithmetic (SevenNet-0: ~66k multiply-adds per edge per layer against ~9k for the tensor
-    products), so it must not run on the table's empty slots.
+    products), so it must not run on the table's empty slots. Where the caller already holds a tight table
+    (MD), :func:`atomic_energies_dense` skips the gathers.
     """
     num_nodes = species.shape[0]
+    mask, r, edge_embedding, sh = _edge_inputs(params, config, edge_vectors, edge_mask)
+    table = dense_neighbors(senders, receivers, edge_mask, num_nodes, max_neighbors)  # [N, K]; E: empty slot
+
+    def dense(per_edge: jax.Array) -> jax.Array:
+        """[E, ...] -> [N, K, ...] with zeros in empty slots."""
+        padded = jnp.concatenate([per_edge, jnp.zeros((1, *per_edge.shape[1:]), per_edge.dtype)])
+        return padded[table]
+
+    radial_act = _activation(config, config.radial_activation)
+    energy = _interactions(
+        params,
+        config,
+        species,
+        neighbors=dense(jnp.where(mask, senders, 0)),
+        sh={ir: dense(v) for ir, v in sh.items()},
+        tp_weights=lambda weights: dense(
+            jnp.where(mask[:, None], radial_mlp(weights, edge_embedding, radial_act), 0.0)
+        ),
+    )
+    if config.pair_repulsion == "zbl":
+        energy = energy + _zbl_atomic_energies(config, species, r, senders, receivers, mask)
+    return energy
+
+
+def atomic_energies_dense(
+    params: Params,
+    config: NequIPConfig,
+    species: jax.Array,  # [N] int, index into config.species
+    neighbor_vectors: jax.Array,  # [N, K, 3] r_neighbour - r_atom, Å
+    neighbors: jax.Array,  # [N, K] int, neighbour of each slot
+    neighbor_mask: jax.Array,  # [N, K] bool, False for empty slots
+) -> jax.Array:
+    """Per-atom energies in eV, shape [N], from a neighbour table (the convolution's own layout).
+
+    The same model as :func:`atomic_energies`, for callers whose table is already tight: the per-edge work runs on
+    every slot, empty ones included, but nothing is gathered into the table (nor scattered back in the backward
+    pass). The MD path packs the pairs within the cutoff into such a table each step.
+    """
+    num_nodes, width = neighbors.shape
+    mask, r, edge_embedding, sh = _edge_inputs(
+        params, config, neighbor_vectors.reshape(-1, 3), neighbor_mask.reshape(-1)
+    )
+
+    def dense(per_slot: jax.Array) -> jax.Array:
+        return per_slot.reshape(num_nodes, width, *per_slot.shape[1:])
+
+    radial_act = _activation(config, config.radial_activation)
+    energy = _interactions(
+        params,
+        config,
+        species,
+        neighbors=jnp.where(mask, neighbors.reshape(-1), 0).reshape(num_nodes, width),
+        sh={ir: dense(v) for ir, v in sh.items()},
+        tp_weights=lambda weights: dense(
+            jnp.where(mask[:, None], radial_mlp(weights, edge_embedding, radial_act), 0.0)
+        ),
+    )
+    if config.pair_repulsion == "zbl":
+        receivers = jnp.repeat(jnp.arange(num_nodes), width)
+        energy = energy + _zbl_atomic_energies(config, species, r, neighbors.reshape(-1), receivers, mask)
+    return energy
+
+
+def _edge_inputs(params: Params, config: NequIPConfig, edge_vectors: jax.Array, edge_mask: jax.Array):
+    """Per-edge inputs of the layers: (mask of edges within the cutoff, length r (Å), radial embedding
+    [E, n_basis], spherical harmonics ``{irrep: [E, dim]}``); masked edges carry zero embeddings."""
     dtype = params["embedding"].dtype
     vectors = edge_vectors.astype(dtype)
     r2 = jnp.sum(vectors**2, axis=-1)
@@ -379,28 +447,21 @@ def atomic_energies(
         envelope = polynomial_cutoff(r, config.cutoff_A, config.polynomial_p)
     edge_embedding = bessel_basis(r, params["bessel_frequencies"], config.cutoff_A) * envelope[:, None]
     edge_embedding = jnp.where(mask[:, None], edge_embedding, 0.0)
+    return mask, r, edge_embedding, spherical_harmonics(config, safe_vectors)
 
-    table = dense_neighbors(senders, receivers, edge_mask, num_nodes, max_neighbors)  # [N, K]; E: empty slot
 
-    def dense(per_edge: jax.Array) -> jax.Array:
-        """[E, ...] -> [N, K, ...] with zeros in empty slots."""
-        padded = jnp.concatenate([per_edge, jnp.zeros((1, *per_edge.shape[1:]), per_edge.dtype)])
-        return padded[table]
-
-    sh = {ir: dense(v) for ir, v in spherical_harmonics(config, safe_vectors).items()}
-    neighbors = dense(jnp.where(mask, senders, 0))
-
+def _interactions(params: Params, config: NequIPConfig, species, neighbors, sh, tp_weights) -> jax.Array:
+    """The interaction layers and readout on an [N, K] table: ``neighbors`` [N, K], ``sh`` ``{irrep: [N, K,
+    dim]}``, ``tp_weights(radial_mlp_weights) -> [N, K, paths x channels]`` (zero in empty slots)."""
+    dtype = params["embedding"].dtype
     one_hot = jax.nn.one_hot(species, len(config.species), dtype=dtype)
     h0 = one_hot @ params["embedding"] / math.sqrt(len(config.species))
     x: Features = {"0e": h0[:, :, None]}
 
-    radial_act = _activation(config, config.radial_activation)
     for plan, layer in zip(layer_plans(config), params["layers"], strict=True):
         self_connection = linear(layer["self_connection"], x)
         x = linear(layer["linear_1"], x)
-        tp_weights = radial_mlp(layer["radial_mlp"], edge_embedding, radial_act)  # [E, paths x channels]
-        tp_weights = dense(jnp.where(mask[:, None], tp_weights, 0.0))
-        x = convolution(plan, x, sh, tp_weights, neighbors, config.conv_denominator)
+        x = convolution(plan, x, sh, tp_weights(layer["radial_mlp"]), neighbors, config.conv_denominator)
         x = linear(layer["linear_2"], x)
         x = {ir: x[ir] + self_connection[ir] if ir in self_connection else x[ir] for ir in x}
         x = gate(config, plan, x)
@@ -408,10 +469,7 @@ def atomic_energies(
     scalars = x["0e"][:, :, 0]
     hidden = scalars @ params["readout_hidden"] / math.sqrt(scalars.shape[1])
     energy = (hidden @ params["readout_out"] / math.sqrt(hidden.shape[1]))[:, 0]
-    energy = energy * params["species_scale_eV"][species] + params["species_shift_eV"][species]
-    if config.pair_repulsion == "zbl":
-        energy = energy + _zbl_atomic_energies(config, species, r, senders, receivers, mask)
-    return energy
+    return energy * params["species_scale_eV"][species] + params["species_shift_eV"][species]
 
 
 def _zbl_atomic_energies(config, species, r, senders, receivers, mask) -> jax.Array:

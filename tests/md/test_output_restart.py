@@ -246,3 +246,13 @@ def test_explosion_stops_with_a_clear_error_and_keeps_the_file(argon, lj, tmp_pa
     )
     assert before[-1].get_chemical_symbols() == ["Ar"] * argon.n_atoms
     assert "Check the structure" in info.value.advice and info.value.failure in str(info.value)
+
+
+def test_capacity_of_a_restart_file_written_before_the_packed_table_still_loads():
+    """Restart files of earlier versions list six capacities (a total of pairs within the cutoff that the model's
+    packed table no longer needs); they restart with the same table sizes."""
+    from superionic.md.neighbors import Capacity
+
+    now = Capacity(82, 12, 55, (0, 0, 0), (3, 3, 3))
+    assert Capacity.from_list(now.to_list()) == now
+    assert Capacity.from_list([82, 12, 55, 5010, [0, 0, 0], [3, 3, 3]]) == now
