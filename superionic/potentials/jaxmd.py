@@ -40,9 +40,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax_md import dataclasses as jdc
-from jax_md import partition, space
+from jax_md import partition
 
-from superionic.potentials.nequip import atomic_energies_dense
+from superionic.potentials.nequip import atomic_energies_dense, short_matmul
 from superionic.structures.cell import cell_from_box, perpendicular_widths
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ def _candidates(rows, position, box, images, cells):
         d = position[jnp.minimum(neighbor, n - 1)] - position[rows][:, None, :]
         shift = -jnp.round(d)
         frac = d + shift
-    r2 = jnp.sum(jnp.einsum("ij,bmj->bmi", box, frac) ** 2, axis=-1)
+    r2 = jnp.sum(short_matmul(frac, box.T) ** 2, axis=-1)
     r2 = jnp.where(neighbor < n, r2, jnp.inf)
     return neighbor, r2, shift
 
@@ -248,6 +248,21 @@ def _build(position, box, images, grid, cell_capacity, reach_A: float, capacity:
     return idx, shifts, jnp.max(counts) > capacity, fullest > (cell_capacity or 0)
 
 
+@jax.custom_jvp
+def to_real_space(box: jax.Array, frac: jax.Array) -> jax.Array:
+    """Cartesian vectors (Å) of fractional ones [..., 3]: jax-md's ``space.transform``, whose convention it keeps
+    (the gradient w.r.t. fractional positions is the real-space one), without XLA's dot call (see
+    :func:`~superionic.potentials.nequip.short_matmul`)."""
+    return short_matmul(frac, box.T)
+
+
+@to_real_space.defjvp
+def _to_real_space_jvp(primals, tangents):
+    box, frac = primals
+    box_dot, frac_dot = tangents
+    return to_real_space(box, frac), frac_dot + to_real_space(box_dot, frac)
+
+
 def continuous_positions(position: jax.Array, nbrs: NeighborTable) -> jax.Array:
     """Fractional positions undoing the wraps since the last build (atoms move < half a cell between builds),
     so that the stored image shifts stay valid when an atom crosses a cell face."""
@@ -259,7 +274,7 @@ def pair_vectors(position: jax.Array, nbrs: NeighborTable, box: jax.Array) -> ja
     s = continuous_positions(position, nbrs)
     j = jnp.minimum(nbrs.idx, s.shape[0] - 1)
     frac = s[j] - s[:, None, :] + nbrs.shifts
-    return jnp.einsum("ij,nkj->nki", box, frac)
+    return short_matmul(frac, box.T)
 
 
 def within_cutoff(position, nbrs: NeighborTable, box, cutoff_A: float) -> jax.Array:
@@ -357,7 +372,7 @@ def neighbor_table_fns(
         del kwargs  # jax-md passes integrator arguments along
         box = box_or_default(box)
         moved = continuous_positions(position, nbrs) - nbrs.reference_position
-        max_move = jnp.sqrt(jnp.max(jnp.sum(jnp.einsum("ij,nj->ni", box, moved) ** 2, axis=-1)))
+        max_move = jnp.sqrt(jnp.max(jnp.sum(short_matmul(moved, box.T) ** 2, axis=-1)))
         stale = 2.0 * max_move >= skin_A
         return jax.lax.cond(stale, lambda: rebuild(position, nbrs, box), lambda: nbrs)
 
@@ -423,8 +438,7 @@ def neighbor_energy_fns(
         idx, shifts = packed_table(R, neighbor, box, potential.cutoff_A)
         s = continuous_positions(R, neighbor)
         n = s.shape[0]
-        # jax-md's transform: its gradient w.r.t. fractional positions is the real-space one (jax-md convention)
-        vectors = space.transform(box, s[jnp.minimum(idx, n - 1)] - s[:, None, :] + shifts)
+        vectors = to_real_space(box, s[jnp.minimum(idx, n - 1)] - s[:, None, :] + shifts)
         return jnp.sum(atomic_energies_dense(params, config, species, vectors, idx, idx < n))
 
     return neighbor_fn, energy_fn

@@ -233,7 +233,27 @@ def radial_mlp(weights: list[jax.Array], x: jax.Array, activation) -> jax.Array:
     return x
 
 
+# Activations with f(0) = 0: an MLP without biases maps a zero embedding (a masked edge) to zero weights.
+_ZERO_AT_ZERO = frozenset({"silu", "tanh", "relu"})
+
+
+def edge_weights(config: NequIPConfig, weights: list[jax.Array], edge_embedding, mask) -> jax.Array:
+    """The tensor-product weights of each edge from its radial embedding, [E, paths x channels], zero on masked
+    edges (whose embedding is zero)."""
+    out = radial_mlp(weights, edge_embedding, _activation(config, config.radial_activation))
+    if config.radial_activation in _ZERO_AT_ZERO:
+        return out  # already zero there: no select (and its backward) over every edge
+    return jnp.where(mask[:, None], out, 0.0)
+
+
 # ---------------------------------------------------------------------------------------------- equivariant ops
+
+
+def short_matmul(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``a @ b`` for a contraction only a few long (a 3 x 3 cell, a Clebsch–Gordan block) as broadcast
+    multiply-adds, which XLA fuses into the surrounding elementwise loop: on a CPU its dot call costs tens of µs at
+    the MD path's sizes however short the contraction (measured)."""
+    return sum(a[..., i, None] * b[i] for i in range(b.shape[0]))
 
 
 def linear(weights: dict[str, jax.Array], x: Features) -> Features:
@@ -282,19 +302,18 @@ def convolution(
     """
     x_src = {ir: v[neighbors] for ir, v in x.items()}  # [N, K, mul, dim]
     blocks: dict[str, list[jax.Array]] = {}
-    offset = 0
-    for path in plan.paths:
+    # one split rather than a slice per path: its backward is one concatenation, not a sum of padded slices
+    path_weights = jnp.split(tp_weights, np.cumsum([p.mul for p in plan.paths])[:-1].tolist(), axis=-1)
+    for path, w in zip(plan.paths, path_weights, strict=True):  # w: [N, K, mul]
         l1, l2, l3 = e3nn.Irrep(path.ir_in).l, e3nn.Irrep(path.ir_sh).l, e3nn.Irrep(path.ir_out).l
         cg = jnp.asarray(_clebsch_gordan(l1, l2, l3), dtype=tp_weights.dtype)
-        w = tp_weights[:, :, offset : offset + path.mul]  # [N, K, mul]
-        offset += path.mul
         if l1 == 0:
             # x is a scalar per channel: out[n,u,k] = sum_K w x[K,u] * (sum_j C[0,j,k] Y[K,j])
-            y_k = sh[path.ir_sh] @ cg[0]  # [N, K, dim_out]
+            y_k = short_matmul(sh[path.ir_sh], cg[0])  # [N, K, dim_out]
             out = jnp.einsum("nau,nak->nuk", x_src[path.ir_in][..., 0] * w, y_k)
         else:
             d1, d2, d3 = cg.shape
-            cy = (sh[path.ir_sh] @ jnp.transpose(cg, (1, 0, 2)).reshape(d2, d1 * d3)).reshape(
+            cy = short_matmul(sh[path.ir_sh], jnp.transpose(cg, (1, 0, 2)).reshape(d2, d1 * d3)).reshape(
                 *sh[path.ir_sh].shape[:2], d1, d3
             )  # [N, K, dim_in, dim_out]
             n, k = cy.shape[:2]
@@ -375,16 +394,13 @@ def atomic_energies(
         padded = jnp.concatenate([per_edge, jnp.zeros((1, *per_edge.shape[1:]), per_edge.dtype)])
         return padded[table]
 
-    radial_act = _activation(config, config.radial_activation)
     energy = _interactions(
         params,
         config,
         species,
         neighbors=dense(jnp.where(mask, senders, 0)),
         sh={ir: dense(v) for ir, v in sh.items()},
-        tp_weights=lambda weights: dense(
-            jnp.where(mask[:, None], radial_mlp(weights, edge_embedding, radial_act), 0.0)
-        ),
+        tp_weights=lambda weights: dense(edge_weights(config, weights, edge_embedding, mask)),
     )
     if config.pair_repulsion == "zbl":
         energy = energy + _zbl_atomic_energies(config, species, r, senders, receivers, mask)
@@ -413,16 +429,13 @@ def atomic_energies_dense(
     def dense(per_slot: jax.Array) -> jax.Array:
         return per_slot.reshape(num_nodes, width, *per_slot.shape[1:])
 
-    radial_act = _activation(config, config.radial_activation)
     energy = _interactions(
         params,
         config,
         species,
         neighbors=jnp.where(mask, neighbors.reshape(-1), 0).reshape(num_nodes, width),
         sh={ir: dense(v) for ir, v in sh.items()},
-        tp_weights=lambda weights: dense(
-            jnp.where(mask[:, None], radial_mlp(weights, edge_embedding, radial_act), 0.0)
-        ),
+        tp_weights=lambda weights: dense(edge_weights(config, weights, edge_embedding, mask)),
     )
     if config.pair_repulsion == "zbl":
         receivers = jnp.repeat(jnp.arange(num_nodes), width)
