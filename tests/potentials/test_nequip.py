@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import jax
@@ -13,6 +14,7 @@ from ase.build import bulk
 from scipy.spatial.transform import Rotation
 
 from superionic.potentials import (
+    Potential,
     SuperionicCalculator,
     UnknownElementError,
     load,
@@ -177,6 +179,23 @@ def test_jax_md_ase_and_batched_paths_agree(potential, make):
     most_pairs = np.bincount(np.asarray(graph.receivers)[np.asarray(graph.edge_mask)]).max()
     assert most_pairs <= nbrs.edge_capacity <= 1.25 * most_pairs + 1 < nbrs.max_occupancy
     assert int(nbrs.error.code) == 0
+
+
+def test_empty_table_slots_add_nothing_whatever_the_radial_activation(x64):
+    """With a radial activation that is not zero at zero (softplus), the radial MLP of an empty slot is not zero:
+    the MD path's packed table (whose empty slots run through the MLP) must still give the graph path's energy
+    and forces."""
+    base = small_potential()
+    config = dataclasses.replace(base.config, radial_activation="softplus")
+    potential = Potential(config, base.params, name="small-test-softplus")
+    atoms = li2o()
+    e_jaxmd, forces_jaxmd, nbrs = _jax_md_energy_forces(potential, atoms)
+    graph = potential.graph_batch([atoms])
+    fewest_pairs = np.bincount(np.asarray(graph.receivers)[np.asarray(graph.edge_mask)]).min()
+    assert fewest_pairs < nbrs.edge_capacity  # the packed table has empty slots
+    expected = potential.evaluate(atoms)[0]
+    assert e_jaxmd == pytest.approx(expected["energy"], abs=1e-10)
+    np.testing.assert_allclose(forces_jaxmd, expected["forces"], atol=1e-10)
 
 
 def test_jax_md_table_survives_wrapping_and_flags_a_too_narrow_packed_table(potential):
