@@ -22,8 +22,8 @@ The neighbour table (:class:`NeighborTable`) is ours, not ``jax_md.partition``'s
 
 The capacities are static shapes. Overflows are reported as data, in jax-md's way (``nbrs.error.code``):
 ``NEIGHBOR_LIST_OVERFLOW`` when an atom has more candidates than ``max_occupancy``, :data:`EDGE_OVERFLOW` when
-an atom has more pairs within the cutoff than ``edge_capacity`` (see :func:`check_edges`), ``CELL_SIZE_TOO_SMALL`` when the box shrank so far that more
-periodic images come within reach. The MD driver redoes the chunk with more room; other callers must check
+an atom has more pairs within the cutoff than ``edge_capacity`` (see :func:`check_edges`),
+``CELL_SIZE_TOO_SMALL`` when the box shrank so far that more periodic images come within reach. The MD driver redoes the chunk with more room; other callers must check
 ``nbrs.error.code`` themselves.
 """
 
