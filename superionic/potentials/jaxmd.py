@@ -23,8 +23,8 @@ The neighbour table (:class:`NeighborTable`) is ours, not ``jax_md.partition``'s
 The capacities are static shapes. Overflows are reported as data, in jax-md's way (``nbrs.error.code``):
 ``NEIGHBOR_LIST_OVERFLOW`` when an atom has more candidates than ``max_occupancy``, :data:`EDGE_OVERFLOW` when
 an atom has more pairs within the cutoff than ``edge_capacity`` (see :func:`check_edges`),
-``CELL_SIZE_TOO_SMALL`` when the box shrank so far that more periodic images come within reach. The MD driver redoes the chunk with more room; other callers must check
-``nbrs.error.code`` themselves.
+``CELL_SIZE_TOO_SMALL`` when the box shrank so far that more periodic images come within reach. The MD driver
+redoes the chunk with more room; other callers must check ``nbrs.error.code`` themselves.
 """
 
 from __future__ import annotations
@@ -111,6 +111,21 @@ class NeighborTableFns:
     pair_counts: Callable[..., jax.Array]
     cutoff_A: float
     skin_A: float
+
+
+@jax.custom_jvp
+def to_real_space(box: jax.Array, frac: jax.Array) -> jax.Array:
+    """Cartesian vectors (Å) of fractional ones [..., 3]: jax-md's ``space.transform``, whose convention it keeps
+    (the gradient w.r.t. fractional positions is the real-space one), without XLA's dot call (see
+    :func:`~superionic.potentials.nequip.short_matmul`)."""
+    return short_matmul(frac, box.T)
+
+
+@to_real_space.defjvp
+def _to_real_space_jvp(primals, tangents):
+    box, frac = primals
+    box_dot, frac_dot = tangents
+    return to_real_space(box, frac), frac_dot + to_real_space(box_dot, frac)
 
 
 def _grid(images: tuple[int, int, int], dtype) -> jax.Array:
@@ -201,7 +216,7 @@ def _candidates(rows, position, box, images, cells):
         d = position[jnp.minimum(neighbor, n - 1)] - position[rows][:, None, :]
         shift = -jnp.round(d)
         frac = d + shift
-    r2 = jnp.sum(short_matmul(frac, box.T) ** 2, axis=-1)
+    r2 = jnp.sum(to_real_space(box, frac) ** 2, axis=-1)
     r2 = jnp.where(neighbor < n, r2, jnp.inf)
     return neighbor, r2, shift
 
@@ -248,21 +263,6 @@ def _build(position, box, images, grid, cell_capacity, reach_A: float, capacity:
     return idx, shifts, jnp.max(counts) > capacity, fullest > (cell_capacity or 0)
 
 
-@jax.custom_jvp
-def to_real_space(box: jax.Array, frac: jax.Array) -> jax.Array:
-    """Cartesian vectors (Å) of fractional ones [..., 3]: jax-md's ``space.transform``, whose convention it keeps
-    (the gradient w.r.t. fractional positions is the real-space one), without XLA's dot call (see
-    :func:`~superionic.potentials.nequip.short_matmul`)."""
-    return short_matmul(frac, box.T)
-
-
-@to_real_space.defjvp
-def _to_real_space_jvp(primals, tangents):
-    box, frac = primals
-    box_dot, frac_dot = tangents
-    return to_real_space(box, frac), frac_dot + to_real_space(box_dot, frac)
-
-
 def continuous_positions(position: jax.Array, nbrs: NeighborTable) -> jax.Array:
     """Fractional positions undoing the wraps since the last build (atoms move < half a cell between builds),
     so that the stored image shifts stay valid when an atom crosses a cell face."""
@@ -274,7 +274,7 @@ def pair_vectors(position: jax.Array, nbrs: NeighborTable, box: jax.Array) -> ja
     s = continuous_positions(position, nbrs)
     j = jnp.minimum(nbrs.idx, s.shape[0] - 1)
     frac = s[j] - s[:, None, :] + nbrs.shifts
-    return short_matmul(frac, box.T)
+    return to_real_space(box, frac)
 
 
 def within_cutoff(position, nbrs: NeighborTable, box, cutoff_A: float) -> jax.Array:
@@ -372,7 +372,7 @@ def neighbor_table_fns(
         del kwargs  # jax-md passes integrator arguments along
         box = box_or_default(box)
         moved = continuous_positions(position, nbrs) - nbrs.reference_position
-        max_move = jnp.sqrt(jnp.max(jnp.sum(short_matmul(moved, box.T) ** 2, axis=-1)))
+        max_move = jnp.sqrt(jnp.max(jnp.sum(to_real_space(box, moved) ** 2, axis=-1)))
         stale = 2.0 * max_move >= skin_A
         return jax.lax.cond(stale, lambda: rebuild(position, nbrs, box), lambda: nbrs)
 
