@@ -2,7 +2,8 @@
 """Speed of superionic's hot paths beside the reference codes, side by side in one process; prints JSON.
 
 Contenders, on the same rattled Li2S cell and the same CPU, timed in interleaved rounds (A B C D, A B C D, ...)
-so that a change in machine load hits all of them alike; each contender's figure is its median over rounds:
+so that a change in machine load hits all of them alike, each turn after untimed warm-up calls
+(``--warmup-seconds``); each contender's figure is its median over rounds:
 
 - ``superionic:<potential>`` — MD steps through the JAX-MD path: jax-md's NVT Nosé–Hoover integrator over
   superionic's neighbour table (rebuilt when an atom moved half the skin; pairs within the cutoff packed for
@@ -265,7 +266,7 @@ def labelling_contender(structures) -> Contender:
 
 
 def interleave(
-    contenders: list[Contender], rounds: int, min_seconds: float, warmup_seconds: float = 0.0
+    contenders: list[Contender], rounds: int, min_seconds: float, warmup_seconds: float
 ) -> dict[str, dict]:
     """Median rate of each contender over ``rounds`` interleaved rounds of at least ``min_seconds`` each, each
     turn after at least ``warmup_seconds`` of untimed calls (see ``--warmup-seconds``)."""
